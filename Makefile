@@ -1,0 +1,45 @@
+# streamharness: every target bootstraps .venv when it is missing or pyproject/constraints changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# make load overrides: make load RATE=500 PRODUCERS=4 CONSUMERS=3 DURATION=60 SIZE=1024
+RATE      ?= 100
+PRODUCERS ?= 2
+CONSUMERS ?= 2
+DURATION  ?= 30
+SIZE      ?= 100
+LOAD_ARGS ?=
+
+.PHONY: load test ui lint bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "streamharness needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+load: $(STAMP)
+	$(BIN)/streamharness load --target emulator --rate $(RATE) --producers $(PRODUCERS) \
+		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	$(BIN)/locust -f locustfile.py --web-host 127.0.0.1 --web-port 8089 --target emulator $(LOAD_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
