@@ -1,0 +1,68 @@
+"""The event log, schema v1: the only contract between load generation and analysis.
+
+One CSV file per load-generating process, in ``<run-dir>/events/``. The first line names the
+columns; every later line is one event, written whole and terminated by ``\\n``, so a reader can
+drop a torn last line (a crash mid-write) and lose nothing else. The schema version lives in the
+run folder's ``run.json`` (``schema_version``); a reader refuses versions newer than its own.
+
+Columns (empty cell = not applicable):
+
+``t_ns``
+    Wall-clock time of the event, integer nanoseconds since the Unix epoch (``time.time_ns()``).
+    Comparable across processes on one host; across hosts after the per-worker clock offset in
+    ``run.json`` is applied.
+``kind``
+    What happened, one of :data:`KINDS`:
+    ``send`` a producer wrote a message to its socket; ``publish_ok`` / ``publish_err`` the
+    endpoint acknowledged or refused that publish; ``deliver`` a consumer received a message;
+    ``ack`` / ``nack`` the consumer acknowledged or negatively acknowledged it; ``connect`` /
+    ``disconnect`` a producer's or consumer's socket opened or closed; ``error`` anything that went
+    wrong outside a single message (the text is in ``detail``).
+``actor``
+    The producer or consumer that saw the event, unique across workers: ``<worker>-p<n>`` for
+    producers, ``<worker>-c<n>`` for consumers.
+``uid``
+    The harness's own identity of a message, ``<producer>/<seq>``, stamped into the message by the
+    producer. Empty for connect, disconnect and error rows; for a delivery whose message carries no
+    uid (not sent by this run) it is empty and ``detail`` says so.
+``msg_id``
+    The endpoint's message id (opaque, echoed back in acks). Set on publish_ok, deliver, ack, nack.
+``intended_ns``
+    On ``send``: when the pacing schedule meant the message to go out, wall-clock ns. The gap to
+    ``t_ns`` is the generator's schedule lag; latency from it is corrected for coordinated omission.
+``redelivery``
+    On ``deliver``: the endpoint's ``redeliveryCount`` (0 on a first delivery).
+``size``
+    Payload bytes (before base64) on send and deliver.
+``detail``
+    Free text: the endpoint's error on publish_err, the close code or reason on disconnect, the
+    error text on error, the subscription type on a consumer's connect.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+COLUMNS: Final = ("t_ns", "kind", "actor", "uid", "msg_id", "intended_ns", "redelivery", "size", "detail")
+
+SEND: Final = "send"
+PUBLISH_OK: Final = "publish_ok"
+PUBLISH_ERR: Final = "publish_err"
+DELIVER: Final = "deliver"
+ACK: Final = "ack"
+NACK: Final = "nack"
+CONNECT: Final = "connect"
+DISCONNECT: Final = "disconnect"
+ERROR: Final = "error"
+
+KINDS: Final = (SEND, PUBLISH_OK, PUBLISH_ERR, DELIVER, ACK, NACK, CONNECT, DISCONNECT, ERROR)
+
+#: Message properties the producer stamps; consumers read them back from each delivery.
+PROP_UID: Final = "sh-uid"
+PROP_SENT_NS: Final = "sh-sent-ns"
+PROP_INTENDED_NS: Final = "sh-intended-ns"
+
+EVENTS_DIR: Final = "events"
+RUN_JSON: Final = "run.json"

@@ -1,0 +1,104 @@
+"""Wire frames, paths and message ids, as the protocol reference gives them."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness import wire
+
+TOPIC = wire.Topic("demo_tenant", "c8global._system", "c8globals.streamQuickstart")
+
+
+def test_message_id_matches_pulsar_example() -> None:
+    """Ledger 0, entry 3 encodes as the reference's ``CAAQAw==``."""
+    assert wire.message_id(0, 3) == "CAAQAw=="
+    assert wire.parse_message_id("CAAQAw==") == (0, 3)
+
+
+@given(st.integers(0, 2**40), st.integers(0, 2**40))
+def test_message_id_round_trips(ledger: int, entry: int) -> None:
+    assert wire.parse_message_id(wire.message_id(ledger, entry)) == (ledger, entry)
+
+
+@pytest.mark.parametrize("bad", ["", "not base64!", "CA==", "EAM="])
+def test_bad_message_ids_are_refused(bad: str) -> None:
+    with pytest.raises(wire.WireError):
+        wire.parse_message_id(bad)
+
+
+def test_consumer_path_of_the_seed_parses_with_double_slash_and_prefix() -> None:
+    """jsc8's seed flow sends ``//_ws/ws/v2/consumer/...``; the subscription is the last segment."""
+    parsed = wire.parse_ws_path(
+        "//_ws/ws/v2/consumer/persistent/demo_tenant/c8global._system/c8globals.streamQuickstart/consumer-subscription"
+    )
+    assert parsed == wire.WsPath("consumer", TOPIC, "consumer-subscription")
+
+
+def test_paths_round_trip_with_and_without_prefix() -> None:
+    for prefix in ("", "/_ws"):
+        assert wire.parse_ws_path(wire.ws_path("producer", TOPIC, prefix=prefix)) == wire.WsPath("producer", TOPIC)
+        path = wire.ws_path("consumer", TOPIC, "sub/with slash", prefix=prefix)
+        assert wire.parse_ws_path(path).subscription == "sub/with slash"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/ws/v1/producer/persistent/a/b/c",
+        "/ws/v2/admin/persistent/a/b/c",
+        "/ws/v2/producer/non-persistent/a/b/c",
+        "/ws/v2/producer/persistent/a/b",
+        "/ws/v2/consumer/persistent/a/b/c",
+        "/ws/v2/producer/persistent/a//c",
+    ],
+)
+def test_invalid_paths_are_refused(path: str) -> None:
+    with pytest.raises(wire.WireError):
+        wire.parse_ws_path(path)
+
+
+def test_publish_ack_omits_absent_fields() -> None:
+    """ProducerAck is NON_NULL: no ``context`` key when none was sent."""
+    assert orjson.loads(wire.encode_publish_ack(wire.PublishAck("ok", "CAAQAw==", "1"))) == {
+        "result": "ok",
+        "messageId": "CAAQAw==",
+        "context": "1",
+    }
+    assert orjson.loads(wire.encode_publish_ack(wire.PublishAck("send-error:3", error="bad"))) == {
+        "result": "send-error:3",
+        "errorMsg": "bad",
+    }
+
+
+def test_publish_frame_and_ack_decode() -> None:
+    frame = orjson.loads(wire.encode_publish("eA==", {"k": "v"}, "7"))
+    assert frame == {"payload": "eA==", "properties": {"k": "v"}, "context": "7"}
+    ack = wire.decode_publish_ack('{"result":"send-error:7","errorMsg":"Invalid","context":7}')
+    assert not ack.ok and ack.context == "7" and ack.error == "Invalid"
+
+
+def test_message_frame_round_trips() -> None:
+    message = wire.Message("CAAQAw==", "eA==", {"sh-uid": "w0-p1/0"}, "2021-10-29T16:01:38.967-07:00", 2, "k")
+    text = wire.encode_message(message)
+    assert "eventTime" not in orjson.loads(text)
+    assert wire.decode_message(text) == message
+
+
+def test_consumer_commands() -> None:
+    assert orjson.loads(wire.encode_ack("X")) == {"messageId": "X"}
+    assert orjson.loads(wire.encode_nack("X")) == {"type": "negativeAcknowledge", "messageId": "X"}
+    assert orjson.loads(wire.encode_permit(5)) == {"type": "permit", "permitMessages": 5}
+
+
+@pytest.mark.parametrize("bad", ["", "[]", "{", '{"result": 1}'])
+def test_bad_publish_acks_raise_wire_errors(bad: str) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode_publish_ack(bad)
+
+
+def test_publish_time_is_iso_with_offset_and_milliseconds() -> None:
+    assert wire.format_publish_time(0.5) == "1970-01-01T00:00:00.500+00:00"
