@@ -1,0 +1,49 @@
+"""Shared fixtures: a real emulator process on a free loopback port, and CLI runners.
+
+No test imports Locust into the pytest process (its gevent monkey-patching would leak into
+every other test); Locust runs in subprocesses, as users run it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.targets.emulator import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Scale every timeout on slow or noisy machines: STREAMHARNESS_TEST_TIMEOUT_FACTOR=3
+TIMEOUT_FACTOR = float(os.environ.get("STREAMHARNESS_TEST_TIMEOUT_FACTOR", "1"))
+
+
+def timeout(seconds: float) -> float:
+    return seconds * TIMEOUT_FACTOR
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorProcess]:
+    """A fresh emulator per test, stopped by PID afterwards."""
+    with EmulatorProcess() as process:
+        yield process
+
+
+@pytest.fixture
+def ws_url(emulator: EmulatorProcess) -> str:
+    return emulator.url.replace("http://", "ws://")
+
+
+def run_cli(args: Sequence[str], cwd: Path | None = None, seconds: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m harness ARGS`` to completion, bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(seconds),
+    )
