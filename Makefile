@@ -12,6 +12,7 @@ CONSUMERS ?= 2
 DURATION  ?= 30
 SIZE      ?= 100
 LOAD_ARGS ?=
+BENCH     ?=
 
 .PHONY: load test ui lint bench install clean
 
@@ -39,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	BENCH=$(BENCH) $(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
