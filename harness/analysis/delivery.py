@@ -43,6 +43,8 @@ class DeliveryResult:
     #: None when the subscription type promises no order.
     order_violations: int | None
     order_examples: list[str] = field(default_factory=list)
+    #: uid codes of every message that arrived after a later one of its producer.
+    order_late: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def classify(
@@ -100,6 +102,7 @@ def classify(
         explained=redeliveries.explained_counts(),
         order_violations=order.violations if order else None,
         order_examples=log.uid_text(order.late[:EXAMPLES]) if order else [],
+        order_late=order.late if order else np.zeros(0, dtype=np.int64),
     )
 
 
