@@ -108,7 +108,7 @@ def classify(
 
 def _anonymous_examples(log: EventLog, m: Messages) -> list[str]:
     rows = m.deliveries.index[m.deliveries.uid == NO_CODE][:EXAMPLES]
-    return [f"(no uid) msg_id {text}" for text in log.msg_id_text(log.column("msg_id")[rows])]
+    return [f"(no uid) msg_id {text}" for text in log.msg_id_text(rows)]
 
 
 @dataclass(frozen=True)

@@ -46,15 +46,17 @@ Bools = npt.NDArray[np.bool_]
 class EventLog:
     """Events in file order. ``frame`` columns are all integers:
 
-    ``t_ns`` (clock-corrected), ``kind`` (index into :data:`schema.KINDS`), ``actor``, ``uid``,
-    ``msg_id`` and ``detail`` (codes into the tables below, :data:`NO_CODE` when empty),
-    ``intended_ns``, ``redelivery`` and ``size`` (:data:`MISSING` when empty).
+    ``t_ns`` (clock-corrected), ``kind`` (index into :data:`schema.KINDS`), ``actor``, ``uid``
+    and ``detail`` (codes into the tables below, :data:`NO_CODE` when empty), ``intended_ns``,
+    ``redelivery`` and ``size`` (:data:`MISSING` when empty). Endpoint message ids stay text in
+    ``msg_ids`` (one per row, null when empty): only the few messages delivered more than once
+    need them, so they are encoded on demand, for those rows alone.
     """
 
     frame: pd.DataFrame
     actors: tuple[str, ...]
     uids: pa.Array
-    msg_ids: pa.Array
+    msg_ids: pa.ChunkedArray
     details: tuple[str, ...]
 
     def __len__(self) -> int:
@@ -68,8 +70,16 @@ class EventLog:
         """The uids of ``codes``, in order; an empty string for :data:`NO_CODE`."""
         return _lookup(self.uids, codes)
 
-    def msg_id_text(self, codes: npt.ArrayLike) -> list[str]:
-        return _lookup(self.msg_ids, codes)
+    def msg_id_text(self, rows: npt.ArrayLike) -> list[str]:
+        """The endpoint message ids of the given rows; an empty string where a row has none."""
+        taken = self.msg_ids.take(pa.array(np.asarray(rows, dtype=np.int64))).to_pylist()
+        return [text or "" for text in taken]
+
+    def msg_id_codes(self, rows: Ints) -> Codes:
+        """Codes of the given rows' message ids, equal exactly where the ids are (valid for these rows only)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.int32)
+        return _indices(pc.dictionary_encode(self.msg_ids.take(pa.array(rows))).combine_chunks())
 
     def readable(self) -> pd.DataFrame:
         """The events as text again, for a person debugging a run (small logs only)."""
@@ -80,7 +90,7 @@ class EventLog:
         frame["kind"] = [schema.KINDS[k] for k in frame["kind"]]
         frame["actor"] = [self.actors[a] if a >= 0 else "" for a in frame["actor"]]
         frame["uid"] = self.uid_text(frame["uid"].to_numpy())
-        frame["msg_id"] = self.msg_id_text(frame["msg_id"].to_numpy())
+        frame.insert(4, "msg_id", self.msg_id_text(np.arange(len(frame))))
         frame["detail"] = [self.details[d] if d >= 0 else "" for d in frame["detail"]]
         return frame
 
@@ -101,24 +111,22 @@ def empty_table() -> pa.Table:
 def encode(table: pa.Table) -> EventLog:
     """Turn a parsed table (int64 and string columns, empty text as null) into an :class:`EventLog`.
 
-    Rows must already have a ``t_ns`` and a known ``kind`` (see :func:`invalid_rows`). The large
-    text columns are encoded on two threads: pyarrow releases the GIL.
+    Rows must already have a ``t_ns`` and a known ``kind`` (see :func:`invalid_rows`). The uid
+    column, the one large text column encoded, is encoded on a second thread (pyarrow releases the GIL).
     """
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         uid_job = pool.submit(_encode_text, table.column("uid"))
-        msg_job = pool.submit(_encode_text, table.column("msg_id"))
         kind_codes = kind_code_array(table.column("kind"))
         actor_codes, actors = _encode_text(table.column("actor"))
         detail_codes, details = _encode_text(table.column("detail"))
+        t_ns = _ints(table.column("t_ns"))
         uid_codes, uids = uid_job.result()
-        msg_codes, msg_ids = msg_job.result()
     frame = pd.DataFrame(
         {
-            "t_ns": _ints(table.column("t_ns")),
+            "t_ns": t_ns,
             "kind": kind_codes,
             "actor": actor_codes,
             "uid": uid_codes,
-            "msg_id": msg_codes,
             "intended_ns": _ints(table.column("intended_ns")),
             "redelivery": _ints(table.column("redelivery")),
             "size": _ints(table.column("size")),
@@ -130,7 +138,7 @@ def encode(table: pa.Table) -> EventLog:
         frame=frame,
         actors=tuple(str(a) for a in actors.to_pylist()),
         uids=uids,
-        msg_ids=msg_ids,
+        msg_ids=table.column("msg_id"),
         details=tuple(str(d) for d in details.to_pylist()),
     )
 

@@ -59,9 +59,10 @@ class Messages:
         return mask
 
 
-def rows_of(log: EventLog, kind: int) -> Rows:
-    mask = log.column("kind") == kind
-    index = np.flatnonzero(mask)
+def rows_of(log: EventLog, kind: int, index: Ints | None = None) -> Rows:
+    """The rows of one kind; ``index`` (their positions, ascending) when already known."""
+    if index is None:
+        index = np.flatnonzero(log.column("kind") == kind)
     return Rows(
         uid=log.column("uid")[index].astype(np.int32, copy=False),
         t_ns=log.column("t_ns")[index],
@@ -70,15 +71,24 @@ def rows_of(log: EventLog, kind: int) -> Rows:
     )
 
 
+def rows_by_kind(log: EventLog) -> dict[int, Rows]:
+    """Rows of every kind from one stable (radix) sort of the kind codes."""
+    kinds = log.column("kind").astype(np.int8, copy=False)
+    order = np.argsort(kinds, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(kinds, minlength=len(el.KIND_CODES)))))
+    return {k: rows_of(log, k, order[bounds[k] : bounds[k + 1]]) for k in range(len(el.KIND_CODES))}
+
+
 def gather(log: EventLog) -> Messages:
     """Per-message counts and first times, from every send, publish, delivery and ack row."""
     count = len(log.uids)
-    sends = rows_of(log, el.SEND)
-    publishes = rows_of(log, el.PUBLISH_OK)
-    errors = rows_of(log, el.PUBLISH_ERR)
-    deliveries = rows_of(log, el.DELIVER)
-    acks = rows_of(log, el.ACK)
-    nacks = rows_of(log, el.NACK)
+    by_kind = rows_by_kind(log)
+    sends = by_kind[el.SEND]
+    publishes = by_kind[el.PUBLISH_OK]
+    errors = by_kind[el.PUBLISH_ERR]
+    deliveries = by_kind[el.DELIVER]
+    acks = by_kind[el.ACK]
+    nacks = by_kind[el.NACK]
     intended = log.column("intended_ns")[sends.index]
     first_deliver = first_time(deliveries, count)
     return Messages(

@@ -52,7 +52,7 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     count = messages.count
     multi = messages.n_deliver >= 2
     deliveries = _subset(messages.deliveries, multi)
-    msg_id = log.column("msg_id")[deliveries.index]
+    msg_id = log.msg_id_codes(deliveries.index)
     order = np.lexsort((deliveries.t_ns, deliveries.uid))
     uid, t_ns, actor = deliveries.uid[order], deliveries.t_ns[order], deliveries.actor[order]
     msg_id = msg_id[order]

@@ -56,11 +56,12 @@ def backlog(m: Messages) -> Backlog:
     acked = m.first_ack_ns[published]
     has_ack = acked != MISSING
     leave = np.maximum(enter[has_ack], acked[has_ack])
-    times = np.concatenate((enter, leave))
-    steps = np.concatenate((np.ones(len(enter), dtype=np.int64), -np.ones(len(leave), dtype=np.int64)))
-    order = np.argsort(times, kind="stable")
-    times, steps = times[order], steps[order]
-    level = np.cumsum(steps)
+    # One sort of packed keys (time << 1 | is_enter) instead of an argsort: the step rides in bit 0.
+    base = int(enter.min()) if len(enter) else 0
+    packed = np.concatenate(((enter - base) << 1 | 1, (leave - base) << 1))
+    packed.sort()
+    times = (packed >> 1) + base
+    level = np.cumsum(np.where(packed & 1, 1, -1))
     durations = np.diff(times, append=times[-1:] if len(times) else times)
     busy_before = np.concatenate(([0], np.cumsum(np.where(level > 0, durations, 0))[:-1])).astype(np.int64)
     return Backlog(times, level, busy_before[: len(times)])
