@@ -67,31 +67,30 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
         limits.add_argument(flag, type=_non_negative_int if kind is int else _non_negative, dest=dest, help=text)
 
 
+def _number(text: str, kind: type[int] | type[float]) -> float:
+    """``text`` as a number of ``kind``, at least 0, or an argparse error naming what is wrong."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _positive(text: str) -> float:
-    value = _non_negative(text)
+    value = _number(text, float)
     if value == 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
     return value
 
 
 def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
+    return _number(text, float)
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
+    return int(_number(text, int))
 
 
 def options_from(args: argparse.Namespace) -> Any:

@@ -30,6 +30,12 @@ def _empty(fig: Figure, title: str) -> Figure:
     return fig
 
 
+def _finish(ax: Any, title: str, ylabel: str, legend: str, xlabel: str = "seconds since the run started") -> None:
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc=legend, fontsize="small")
+
+
 def latency_over_time(summary: dict[str, Any]) -> Figure:
     fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     windows = summary["latency_ms"]["windows"]
@@ -44,10 +50,8 @@ def latency_over_time(summary: dict[str, Any]) -> Figure:
     intended = [(s, row) for s, row in zip(windows["start_s"], windows["e2e_intended"], strict=False) if row]
     if intended:
         ax.plot([s for s, _ in intended], [r["p99"] for _, r in intended], "--", label="p99 from intended send")
-    ax.set(title=title, xlabel="seconds since the run started", ylabel="ms")
     ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
+    _finish(ax, title, "ms", "upper left")
     return fig
 
 
@@ -67,9 +71,7 @@ def latency_distribution(summary: dict[str, Any]) -> Figure:
     names = ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: names[ticks.index(v)] if v in ticks else ""))
-    ax.set(title=title, xlabel="percentile (log scale)", ylabel="ms")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left", fontsize="small")
+    _finish(ax, title, "ms", "upper left", xlabel="percentile (log scale)")
     return fig
 
 
@@ -102,10 +104,8 @@ def fairness_over_time(summary: dict[str, Any]) -> Figure:
     threshold = summary["thresholds"].get("min_jain")
     if threshold is not None:
         ax.axhline(threshold, color="#e45756", linestyle="--", label=f"threshold {threshold:g}")
-    ax.set(title=title, xlabel="seconds since the run started", ylabel="index (1 = even)")
     ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize="small")
+    _finish(ax, title, "index (1 = even)", "lower left")
     return fig
 
 
