@@ -13,6 +13,7 @@ DURATION  ?= 30
 SIZE      ?= 100
 LOAD_ARGS ?=
 BENCH     ?=
+CHROMIUM  ?= /usr/bin/chromium
 
 .PHONY: load test ui lint bench install clean
 
@@ -28,8 +29,12 @@ load: $(STAMP)
 	$(BIN)/streamharness load --target emulator --rate $(RATE) --producers $(PRODUCERS) \
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The report test opens report.html in Debian's headless Chromium; install it only when missing.
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 ui: $(STAMP)
 	$(BIN)/locust -f locustfile.py --web-host 127.0.0.1 --web-port 8089 --target emulator $(LOAD_ARGS)

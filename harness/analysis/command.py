@@ -1,42 +1,160 @@
-"""``streamharness analyze``: check a run folder's event log and print the verdict."""
+"""``streamharness analyze | report | compare``: the checker's commands, thin over pure functions.
+
+``analyze`` checks a run folder, writes ``summary.json``, the plots and ``report.html``, prints
+the console summary (or the summary as JSON) and exits with the verdict: 0 pass, 1 violation,
+2 inconclusive. ``report`` rewrites the report only; ``compare`` prints the change in every
+headline figure between two runs.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.verdict import Thresholds
+
+THRESHOLD_OPTIONS = (
+    ("--max-lost", int, "max_lost", "Lost messages allowed (default 0)."),
+    ("--max-duplicated", int, "max_duplicated", "Duplicated messages allowed (default 0)."),
+    ("--max-unexpected", int, "max_unexpected", "Unexpected messages allowed (default 0)."),
+    ("--max-rejected-delivered", int, "max_rejected_delivered", "Rejected-but-delivered allowed (default 0)."),
+    ("--max-order-violations", int, "max_order_violations", "Order violations allowed, Exclusive/Failover (0)."),
+    ("--min-jain", float, "min_jain", "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
+    ("--max-p99-ms", float, "max_p99_ms", "Highest end-to-end p99 in ms that passes (default: no limit)."),
+    ("--max-starved", int, "max_starved", "Starved consumers allowed (default: not judged)."),
+)
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("analyze", help="Check a run folder's event log and print the verdict.")
-    parser.add_argument("run_dir", type=Path, help="A run folder, e.g. reports/<run-id>.")
-    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
-    parser.set_defaults(run=lambda args: analyze(args.run_dir, as_json=args.json))
+    analyze_parser = subparsers.add_parser("analyze", help="Check a run folder, write its summary and report.")
+    analyze_parser.add_argument("run_dir", type=Path, help="A run folder, e.g. reports/<run-id>.")
+    analyze_parser.add_argument("--json", action="store_true", help="Print summary.json instead of the table.")
+    analyze_parser.add_argument("--no-report", action="store_true", help="Skip the plots and report.html.")
+    _add_analysis_options(analyze_parser)
+    analyze_parser.set_defaults(
+        run=lambda args: analyze(args.run_dir, args.json, options_from(args), write_report=not args.no_report)
+    )
+
+    report_parser = subparsers.add_parser("report", help="Write a run folder's plots and report.html.")
+    report_parser.add_argument("run_dir", type=Path, help="A run folder, e.g. reports/<run-id>.")
+    _add_analysis_options(report_parser)
+    report_parser.set_defaults(run=lambda args: report(args.run_dir, options_from(args)))
+
+    compare_parser = subparsers.add_parser("compare", help="Print the change in every headline figure of two runs.")
+    compare_parser.add_argument("run_a", type=Path, help="The baseline run folder (or its summary.json).")
+    compare_parser.add_argument("run_b", type=Path, help="The run to compare with it.")
+    compare_parser.add_argument("--json", action="store_true", help="Print the comparison as JSON.")
+    compare_parser.set_defaults(run=lambda args: compare(args.run_a, args.run_b, args.json))
 
 
-def analyze(run_dir: Path, as_json: bool) -> int:
-    """Load, count, judge and print; returns the verdict's exit code."""
-    from harness.analysis.delivery import count_delivery
+def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analysis")
+    group.add_argument("--window-s", type=_positive, default=10.0, help="Window for figures over time (10 s).")
+    group.add_argument(
+        "--starvation-s", type=_positive, default=5.0, help="Silence with a backlog that counts as starved (5 s)."
+    )
+    group.add_argument(
+        "--ack-grace-ms",
+        type=_non_negative,
+        default=1000.0,
+        help="An ack this close before its consumer disconnected may not have arrived (1000 ms).",
+    )
+    limits = parser.add_argument_group("thresholds (a violation beyond one fails the run)")
+    limits.add_argument("--thresholds", type=Path, help="TOML file with threshold values ([thresholds] or top-level).")
+    for flag, kind, dest, text in THRESHOLD_OPTIONS:
+        limits.add_argument(flag, type=_non_negative_int if kind is int else _non_negative, dest=dest, help=text)
+
+
+def _number(text: str, kind: type[int] | type[float]) -> float:
+    """``text`` as a number of ``kind``, at least 0, or an argparse error naming what is wrong."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text, float)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, float)
+
+
+def _non_negative_int(text: str) -> int:
+    return int(_number(text, int))
+
+
+def options_from(args: argparse.Namespace) -> Any:
+    """Analysis options from parsed arguments: a thresholds file first, then single options over it."""
+    from harness.analysis.summary import Options
+    from harness.analysis.verdict import load_thresholds
+
+    limits = load_thresholds(args.thresholds) if args.thresholds else Thresholds()
+    given = {dest: getattr(args, dest) for _, _, dest, _ in THRESHOLD_OPTIONS if getattr(args, dest) is not None}
+    limits = limits.updated(given, "command line")
+    return Options(
+        window_s=args.window_s, starvation_s=args.starvation_s, ack_grace_ms=args.ack_grace_ms, thresholds=limits
+    )
+
+
+def analyze(run_dir: Path, as_json: bool = False, options: Any = None, write_report: bool = True) -> int:
+    """Load, check, write summary.json (and the report), print; returns the verdict's exit code."""
     from harness.analysis.load import load_run
-    from harness.analysis.verdict import judge
+    from harness.analysis.summary import summarize, write_summary
     from harness.report.console import render_summary
 
-    run = load_run(run_dir)
-    counts = count_delivery(run.events)
-    verdict = judge(counts)
+    summary = summarize(load_run(run_dir), options)
+    write_summary(run_dir, summary)
+    report_path = _write_report(run_dir, summary) if write_report else None
     if as_json:
-        document = {
-            "run": str(run_dir),
-            "verdict": verdict.outcome,
-            "reasons": verdict.reasons,
-            "delivery": counts.as_dict(),
-            "problems": run.problems,
-        }
-        print(json.dumps(document, indent=2))
+        print(json.dumps(summary, indent=1))
     else:
-        print(render_summary(run_dir.name, counts, verdict, run.problems))
+        print(render_summary(summary))
         print(f"run folder: {run_dir}")
-    return verdict.exit_code
+        if report_path is not None:
+            print(f"report: {report_path}")
+    code: int = summary["exit_code"]
+    return code
 
 
-__all__ = ["analyze"]
+def report(run_dir: Path, options: Any = None) -> int:
+    """Re-analyse a run folder and write summary.json, the plots and report.html; 0 once written."""
+    from harness.analysis.load import load_run
+    from harness.analysis.summary import summarize, write_summary
+
+    summary = summarize(load_run(run_dir), options)
+    write_summary(run_dir, summary)
+    print(f"report: {_write_report(run_dir, summary)}")
+    print(f"verdict: {summary['verdict'].upper()}")
+    return 0
+
+
+def _write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
+    from harness.report.html import write_report
+
+    return write_report(run_dir, summary)
+
+
+def compare(run_a: Path, run_b: Path, as_json: bool = False) -> int:
+    """Print the change in every headline figure from ``run_a`` to ``run_b``."""
+    from harness.analysis.compare import compare_summaries, read_summary
+    from harness.report.console import render_comparison
+
+    rows = compare_summaries(read_summary(run_a), read_summary(run_b))
+    if as_json:
+        print(json.dumps([row.as_dict() for row in rows], indent=1))
+    else:
+        print(render_comparison(str(run_a), str(run_b), rows))
+    return 0
+
+
+__all__ = ["analyze", "compare", "report"]

@@ -1,17 +1,119 @@
-"""What happened to each message, counted from the event log. Pure functions on DataFrames."""
+"""What happened to each message: one delivery class per message, named as in DESIGN.md.
+
+Classes, first match wins: ``unexpected`` (delivered, never sent by this run), ``rejected``
+(publish answered ``send-error``; a violation if delivered anyway), ``duplicated`` (an extra
+delivery nothing explains, two consumers acked it, or it was published twice), ``redelivered``
+(delivered more than once, every extra delivery explained), ``ok`` (delivered once),
+``recovered`` (no publish ack, delivered anyway), ``lost`` (publish acknowledged, never
+delivered) and ``indeterminate`` (no publish ack, not delivered).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from harness.events import schema
+from harness.analysis.eventlog import NO_CODE, EventLog, Ints
+from harness.analysis.messages import Messages, gather
+from harness.analysis.ordering import check_order
+from harness.analysis.redelivery import Redeliveries, explain
+
+CLASSES = ("ok", "redelivered", "duplicated", "lost", "indeterminate", "recovered", "rejected", "unexpected")
+OK, REDELIVERED, DUPLICATED, LOST, INDETERMINATE, RECOVERED, REJECTED, UNEXPECTED = range(len(CLASSES))
+NOT_A_MESSAGE = -1
+DUPLICATE_KINDS = ("same_consumer", "cross_consumer", "duplicate_publish")
+EXAMPLES = 10
+#: Default allowance for an ack written just before its connection closed (see redelivery.py).
+ACK_GRACE_MS = 1000.0
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """Classes per message (index = uid code) and the counts and examples built from them."""
+
+    classes: np.ndarray
+    counts: dict[str, int]
+    duplicate_kinds: dict[str, int]
+    rejected_delivered: int
+    examples: dict[str, list[str]]
+    redeliveries: Redeliveries
+    explained: dict[str, int]
+    #: None when the subscription type promises no order.
+    order_violations: int | None
+    order_examples: list[str] = field(default_factory=list)
+    #: uid codes of every message that arrived after a later one of its producer.
+    order_late: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def classify(
+    log: EventLog,
+    messages: Messages | None = None,
+    ack_timeout_ms: float = 0.0,
+    ack_grace_ms: float = ACK_GRACE_MS,
+    ordered: bool = False,
+) -> DeliveryResult:
+    """Put every message in one class, count the classes and keep up to 10 example uids each."""
+    m = messages if messages is not None else gather(log)
+    redeliveries = explain(log, m, ack_timeout_ms, ack_grace_ms)
+    sent = m.sent
+    published = m.n_publish_ok > 0
+    rejected = sent & (m.n_publish_err > 0) & ~published
+    delivered = m.n_deliver > 0
+    duplicated = delivered & (redeliveries.same_consumer | redeliveries.cross_consumer | redeliveries.duplicate_publish)
+    classes = np.select(
+        [
+            ~sent & delivered,
+            rejected,
+            sent & duplicated,
+            published & (m.n_deliver >= 2),
+            published & delivered,
+            sent & delivered,
+            published,
+            sent,
+        ],
+        [UNEXPECTED, REJECTED, DUPLICATED, REDELIVERED, OK, RECOVERED, LOST, INDETERMINATE],
+        NOT_A_MESSAGE,
+    ).astype(np.int8)
+    counts = {
+        name: int(n)
+        for name, n in zip(CLASSES, np.bincount(classes[classes >= 0], minlength=len(CLASSES)), strict=True)
+    }
+    counts["unexpected"] += m.anonymous_deliveries
+    is_dup = classes == DUPLICATED
+    kinds = {
+        "duplicate_publish": is_dup & redeliveries.duplicate_publish,
+        "cross_consumer": is_dup & ~redeliveries.duplicate_publish & redeliveries.cross_consumer,
+    }
+    kinds["same_consumer"] = is_dup & ~kinds["duplicate_publish"] & ~kinds["cross_consumer"]
+    examples = {name: log.uid_text(np.flatnonzero(classes == code)[:EXAMPLES]) for code, name in enumerate(CLASSES)}
+    examples["unexpected"] = (examples["unexpected"] + _anonymous_examples(log, m))[:EXAMPLES]
+    for name in DUPLICATE_KINDS:
+        examples[f"duplicated/{name}"] = log.uid_text(np.flatnonzero(kinds[name])[:EXAMPLES])
+    order = check_order(log.uids, m.first_deliver_ns, sent) if ordered else None
+    return DeliveryResult(
+        classes=classes,
+        counts=counts,
+        duplicate_kinds={name: int(np.count_nonzero(kinds[name])) for name in DUPLICATE_KINDS},
+        rejected_delivered=int(np.count_nonzero(rejected & delivered)),
+        examples=examples,
+        redeliveries=redeliveries,
+        explained=redeliveries.explained_counts(),
+        order_violations=order.violations if order else None,
+        order_examples=log.uid_text(order.late[:EXAMPLES]) if order else [],
+        order_late=order.late if order else np.zeros(0, dtype=np.int64),
+    )
+
+
+def _anonymous_examples(log: EventLog, m: Messages) -> list[str]:
+    rows = m.deliveries.index[m.deliveries.uid == NO_CODE][:EXAMPLES]
+    return [f"(no uid) msg_id {text}" for text in log.msg_id_text(rows)]
 
 
 @dataclass(frozen=True)
 class DeliveryCounts:
-    """Message counts by fate; every count is of distinct message uids."""
+    """Message counts by fate, the console's closing table; every count is of distinct messages."""
 
     sent: int
     published: int
@@ -31,26 +133,31 @@ class DeliveryCounts:
         return asdict(self)
 
 
-def count_delivery(events: pd.DataFrame) -> DeliveryCounts:
-    """Count sent, published, delivered once or more, lost and unexpected messages."""
-    kind = events["kind"]
-    uid = events["uid"]
-    sent = set(uid[kind == schema.SEND])
-    published = set(uid[kind == schema.PUBLISH_OK])
-    rejected = set(uid[kind == schema.PUBLISH_ERR])
-    delivered_uids = uid[kind == schema.DELIVER]
-    per_uid = delivered_uids[delivered_uids != ""].value_counts()
-    delivered = set(per_uid.index)
-    known = per_uid[per_uid.index.isin(sent)]
-    unexpected = len(delivered - sent) + int((delivered_uids == "").sum())
+def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
+    """Sent, published, delivered once or more, lost and unexpected, from the classes."""
+    sent = m.sent
+    published = sent & (m.n_publish_ok > 0)
     return DeliveryCounts(
-        sent=len(sent),
-        published=len(published & sent),
-        rejected=len(rejected & sent),
-        indeterminate=len(sent - published - rejected),
-        delivered_once=int((known == 1).sum()),
-        delivered_more=int((known > 1).sum()),
-        lost=len(published - delivered),
-        unexpected=unexpected,
-        deliveries=len(delivered_uids),
+        sent=int(np.count_nonzero(sent)),
+        published=int(np.count_nonzero(published)),
+        rejected=result.counts["rejected"],
+        indeterminate=int(np.count_nonzero(sent & ~published & (m.n_publish_err == 0))),
+        delivered_once=int(np.count_nonzero(sent & (m.n_deliver == 1))),
+        delivered_more=int(np.count_nonzero(sent & (m.n_deliver > 1))),
+        lost=result.counts["lost"],
+        unexpected=result.counts["unexpected"],
+        deliveries=len(m.deliveries),
     )
+
+
+def count_delivery(events: EventLog | pd.DataFrame) -> DeliveryCounts:
+    """The closing table's counts straight from a log (or a text DataFrame of events)."""
+    from harness.analysis.eventlog import from_frame
+
+    log = events if isinstance(events, EventLog) else from_frame(events)
+    m = gather(log)
+    return fates(m, classify(log, m))
+
+
+def class_names(classes: Ints) -> list[str]:
+    return [CLASSES[c] if c >= 0 else "" for c in classes]

@@ -1,13 +1,14 @@
-"""Read a run folder into one DataFrame of events, saying exactly what could not be read.
+"""Read a run folder into an :class:`EventLog`, saying exactly what could not be read.
 
-I/O lives here and nowhere else in the analysis. Each events file is cut at its last newline
-(a crash can leave a torn last line), parsed with pyarrow, and concatenated; rows that do not
-parse are skipped and counted, never silently dropped.
+I/O lives here and nowhere else in the analysis. Each events file is cut at its last newline (a
+crash can leave a torn last line), parsed with pyarrow, shifted by its worker's clock offset from
+``run.json``, and concatenated; rows that do not parse are skipped and counted, never silently
+dropped. A torn last line is expected after a crash and only noted; any other skipped row or file
+makes the verdict inconclusive, because the missing rows could hide a delivery.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from harness.analysis.eventlog import INT_COLUMNS, EventLog, empty_table, encode, invalid_rows
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
 
-INT_COLUMNS = ("t_ns", "intended_ns", "redelivery", "size")
-STR_COLUMNS = ("kind", "actor", "uid", "msg_id", "detail")
+#: Bytes per parse block: big enough for throughput, small enough for both cores to share the work.
+BLOCK_BYTES = 16 << 20
+_INT_PATTERN = r"^-?[0-9]+$"
 
 
 class RunLoadError(HarnessError):
@@ -31,117 +34,173 @@ class RunLoadError(HarnessError):
 
 @dataclass
 class LoadedRun:
-    """A run's manifest and events, with a list of what was skipped and why."""
+    """A run's manifest and events, with what was skipped and why."""
 
     path: Path
     manifest: dict[str, Any]
-    events: pd.DataFrame
+    log: EventLog
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    #: True when rows or files were skipped (not just a torn last line): the verdict cannot pass.
+    data_skipped: bool = False
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The events as text, one row per event (convenient for small runs and tests)."""
+        return self.log.readable()
+
+    def describe(self) -> str:
+        """One line: what was read."""
+        return f"read {len(self.log):,} events from {len(self.files)} file{'s' if len(self.files) != 1 else ''}"
+
+
+@dataclass
+class _FileResult:
+    table: pa.Table | None
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def load_run(path: Path) -> LoadedRun:
     """Load ``run.json`` and every ``events/*.csv`` of a run folder."""
-    if not path.is_dir():
+    if not path.exists():
         raise RunLoadError(f"{path}: no such run folder")
+    if not path.is_dir():
+        raise RunLoadError(f"{path}: not a folder (expected a run folder with run.json and events/)")
     problems: list[str] = []
     manifest = _read_manifest(path / RUN_JSON, problems)
     version = manifest.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise RunLoadError(
-            f"{path}: event schema version {version!r} is newer than this streamharness reads ({SCHEMA_VERSION})"
+            f"{path}: event schema version {version!r} is newer than this streamharness reads ({SCHEMA_VERSION}); "
+            "nothing was read"
         )
+    offsets = clock_offsets(manifest)
     files = sorted((path / EVENTS_DIR).glob("*.csv"))
-    tables = [table for file in files if (table := read_events_file(file, problems)) is not None]
-    table = pa.concat_tables(tables) if tables else _empty_table()
-    return LoadedRun(path, manifest, _to_frame(table), problems, files)
+    if not files:
+        raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ (read run.json only); nothing to analyse")
+    tables: list[pa.Table] = []
+    skipped = False
+    for file in files:
+        result = read_events_file(file, offsets.get(worker_tag(file), 0))
+        problems += result.notes + result.skipped
+        skipped = skipped or bool(result.skipped)
+        if result.table is not None and result.table.num_rows:
+            tables.append(result.table)
+    table = pa.concat_tables(tables) if tables else empty_table()
+    return LoadedRun(path, manifest, encode(table), problems, files, skipped)
+
+
+def worker_tag(path: Path) -> str:
+    """``events/w1-4242.csv`` -> ``w1``: everything before the first ``-``."""
+    return path.stem.split("-", 1)[0]
+
+
+def clock_offsets(manifest: dict[str, Any]) -> dict[str, int]:
+    """Per-worker clock offsets (worker clock minus master clock, ns); missing means 0."""
+    raw = manifest.get("clock_offsets_ns") or {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(tag): int(value) for tag, value in raw.items() if isinstance(value, int | float)}
 
 
 def _read_manifest(path: Path, problems: list[str]) -> dict[str, Any]:
     if not path.exists():
-        problems.append(f"{path.name}: missing")
+        problems.append(f"{path.name}: missing; no settings, clock offsets or drain record (run treated as incomplete)")
         return {}
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        problems.append(f"{path.name}: unreadable ({exc})")
+        problems.append(f"{path.name}: unreadable ({exc}); run treated as incomplete")
         return {}
     if not isinstance(loaded, dict):
-        problems.append(f"{path.name}: not a JSON object")
+        problems.append(f"{path.name}: not a JSON object; run treated as incomplete")
         return {}
     return loaded
 
 
-def read_events_file(path: Path, problems: list[str]) -> pa.Table | None:
-    """Parse one events file; appends to ``problems`` for a torn tail, bad rows or a bad header."""
-    data = path.read_bytes()
+def read_events_file(path: Path, offset_ns: int = 0) -> _FileResult:
+    """Read one events file; a file that cannot be read at all is reported, not raised."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _FileResult(None, skipped=[f"{path.name}: unreadable ({exc.strerror or exc}); file skipped"])
+    return parse_events(data, path.name, offset_ns)
+
+
+def parse_events(data: bytes, name: str = "events", offset_ns: int = 0) -> _FileResult:
+    """Parse the bytes of one events file (header line first) into a table of valid rows."""
     if not data:
-        problems.append(f"{path.name}: empty file")
-        return None
+        return _FileResult(None, notes=[f"{name}: empty file (a process that recorded nothing)"])
+    result = _FileResult(None)
     cut = data.rfind(b"\n") + 1
     if cut < len(data):
-        problems.append(f"{path.name}: dropped a torn last line ({len(data) - cut} bytes)")
-        data = data[:cut]
-    header, _, body = data.partition(b"\n")
-    if header.decode("utf-8", errors="replace").strip().split(",") != list(COLUMNS):
-        problems.append(f"{path.name}: header is not event schema v{SCHEMA_VERSION}; file skipped")
-        return None
-    if not body:
-        return None
-    bad_rows: list[int] = []
+        result.notes.append(f"{name}: dropped a torn last line ({len(data) - cut} bytes)")
+    header_end = data.find(b"\n")
+    header = data[: max(header_end, 0)].decode("utf-8", errors="replace").strip()
+    if header_end < 0 or header.split(",") != list(COLUMNS):
+        result.skipped.append(f"{name}: first line is not the event schema v{SCHEMA_VERSION} header; file skipped")
+        return result
+    body = pa.py_buffer(data).slice(header_end + 1, cut - header_end - 1)
+    if body.size == 0:
+        return result
+    bad_rows = [0]
 
     def skip(row: Any) -> str:
-        bad_rows.append(1)
+        bad_rows[0] += 1
         return "skip"
 
-    read = pacsv.ReadOptions(column_names=list(COLUMNS))
-    parse = pacsv.ParseOptions(invalid_row_handler=skip)
+    read = pacsv.ReadOptions(column_names=list(COLUMNS), block_size=BLOCK_BYTES)
+    parse = pacsv.ParseOptions(invalid_row_handler=skip, newlines_in_values=False)
     try:
-        table = pacsv.read_csv(io.BytesIO(body), read_options=read, parse_options=parse, convert_options=_typed())
+        table = pacsv.read_csv(pa.BufferReader(body), read_options=read, parse_options=parse, convert_options=_typed())
     except pa.ArrowInvalid:
-        bad_rows.clear()  # the lenient pass sees the short rows again
-        table = _read_leniently(body, read, parse, bad_rows)
-    if bad_rows:
-        problems.append(f"{path.name}: skipped {len(bad_rows)} corrupt rows")
-    return table
+        bad_rows[0] = 0  # the lenient pass sees the short rows again
+        try:
+            table = _read_leniently(body, read, parse, bad_rows)
+        except pa.ArrowInvalid as exc:
+            result.skipped.append(f"{name}: cannot be parsed as CSV ({_first_line(exc)}); file skipped")
+            return result
+    bad = invalid_rows(table)
+    invalid = int(bad.sum())
+    if invalid:
+        table = table.filter(pa.array(~bad))
+    bad_rows[0] += invalid
+    if bad_rows[0]:
+        result.skipped.append(f"{name}: skipped {bad_rows[0]:,} corrupt rows of {table.num_rows + bad_rows[0]:,}")
+    result.table = _shift(table, offset_ns) if offset_ns else table
+    return result
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _typed() -> pacsv.ConvertOptions:
-    types: dict[str, pa.DataType] = {c: pa.int64() for c in INT_COLUMNS}
-    types.update({c: pa.string() for c in STR_COLUMNS})
-    return pacsv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
+    types: dict[str, pa.DataType] = {c: pa.int64() if c in INT_COLUMNS else pa.string() for c in COLUMNS}
+    return pacsv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True)
 
 
-def _read_leniently(body: bytes, read: pacsv.ReadOptions, parse: pacsv.ParseOptions, bad_rows: list[int]) -> pa.Table:
-    """Read every cell as text, then keep only rows whose numbers and kind parse."""
+def _read_leniently(body: pa.Buffer, read: pacsv.ReadOptions, parse: pacsv.ParseOptions, bad: list[int]) -> pa.Table:
+    """Read every cell as text, then keep only the rows whose numbers parse."""
     as_text = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=True, quoted_strings_can_be_null=True
     )
-    table = pacsv.read_csv(io.BytesIO(body), read_options=read, parse_options=parse, convert_options=as_text)
-    frame = table.to_pandas()
-    keep = pd.Series(True, index=frame.index)
+    table = pacsv.read_csv(pa.BufferReader(body), read_options=read, parse_options=parse, convert_options=as_text)
+    keep = pa.array([True] * table.num_rows, type=pa.bool_())
     for column in INT_COLUMNS:
-        text = frame[column].astype(str)
-        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
-        keep &= ~(numbers.isna() & (text != ""))
-        frame[column] = numbers.astype("Int64")
-    keep &= frame["t_ns"].notna() & frame["kind"].astype(str).str.fullmatch(r"[a-z_]+")
-    bad_rows.extend([1] * int((~keep).sum()))
-    kept = frame[keep]
-    arrays = [
-        pa.array(kept[c].astype("Int64"), type=pa.int64()) if c in INT_COLUMNS else pa.array(kept[c].astype(str))
-        for c in COLUMNS
-    ]
-    return pa.table(arrays, names=list(COLUMNS))
+        cells = table.column(column)
+        good = pc.or_(pc.is_null(cells), pc.fill_null(pc.match_substring_regex(cells, _INT_PATTERN), False))
+        keep = pc.and_(keep, good)
+    kept = table.filter(keep)
+    bad[0] += table.num_rows - kept.num_rows
+    columns = [kept.column(c).cast(pa.int64()) if c in INT_COLUMNS else kept.column(c) for c in COLUMNS]
+    return pa.table(columns, names=list(COLUMNS))
 
 
-def _empty_table() -> pa.Table:
-    return pa.table({c: pa.array([], type=pa.int64() if c in INT_COLUMNS else pa.string()) for c in COLUMNS})
-
-
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    table = table.set_column(table.column_names.index("t_ns"), "t_ns", pc.fill_null(table.column("t_ns"), 0))
-    frame: pd.DataFrame = table.to_pandas()
-    for column in ("intended_ns", "redelivery", "size"):
-        frame[column] = frame[column].astype("Int64")
-    return frame
+def _shift(table: pa.Table, offset_ns: int) -> pa.Table:
+    """Move a worker's times onto the master's clock: subtract its offset."""
+    for column in ("t_ns", "intended_ns"):
+        index = table.column_names.index(column)
+        table = table.set_column(index, column, pc.subtract(table.column(column), pa.scalar(offset_ns, pa.int64())))
+    return table

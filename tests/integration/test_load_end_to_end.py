@@ -48,7 +48,7 @@ def test_analyze_json_on_a_finished_run(tmp_path: Path) -> None:
     again = run_cli(["analyze", str(tmp_path / "j"), "--json"])
     document = json.loads(again.stdout)
     assert document["verdict"] == "pass"
-    assert document["delivery"]["sent"] == document["delivery"]["delivered_once"] > 0
+    assert document["messages"]["sent"] == document["messages"]["delivered_once"] == document["delivery"]["ok"] > 0
 
 
 def test_sigterm_leaves_a_readable_log_and_an_incomplete_run(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""The loader: torn lines, corrupt rows, bad headers, clock offsets, and what it says it skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.analysis.eventlog import MISSING
+from harness.analysis.load import RunLoadError, load_run, parse_events
+from tests.checker_logs import HEADER, manifest, message, text, write_run
+
+CLEAN = text(*message("w0-p1/0", 10), *message("w0-p1/1", 20))
+
+
+def test_clean_file_reads_every_row() -> None:
+    result = parse_events(CLEAN.encode(), "w0-1.csv")
+    assert result.table is not None and result.table.num_rows == 8
+    assert result.notes == result.skipped == []
+
+
+def test_torn_last_line_is_noted_not_skipped() -> None:
+    result = parse_events((CLEAN + "30,deliver,w0-c1,w0-p").encode(), "w0-1.csv")
+    assert result.table is not None and result.table.num_rows == 8
+    assert result.notes == ["w0-1.csv: dropped a torn last line (21 bytes)"]
+    assert result.skipped == []
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        "30,deliver,w0-c1",  # too few cells
+        "30,deliver,w0-c1,w0-p1/0,m,,0,10,,extra",  # too many cells
+        "soon,deliver,w0-c1,w0-p1/0,m,,0,10,",  # not a number
+        "30,teleport,w0-c1,w0-p1/0,m,,0,10,",  # unknown kind
+        ",deliver,w0-c1,w0-p1/0,m,,0,10,",  # no time
+    ],
+)
+def test_corrupt_rows_are_skipped_and_counted(bad_row: str) -> None:
+    data = (HEADER + "\n" + "\n".join([*message("w0-p1/0", 10), bad_row, *message("w0-p1/1", 20)]) + "\n").encode()
+    result = parse_events(data, "w0-1.csv")
+    assert result.table is not None and result.table.num_rows == 8
+    assert result.skipped == ["w0-1.csv: skipped 1 corrupt rows of 9"]
+
+
+def test_a_file_without_the_header_is_skipped() -> None:
+    result = parse_events(b"a,b,c\n1,2,3\n", "w0-1.csv")
+    assert result.table is None
+    assert result.skipped == ["w0-1.csv: first line is not the event schema v1 header; file skipped"]
+
+
+def test_an_empty_file_is_only_noted() -> None:
+    result = parse_events(b"", "w0-1.csv")
+    assert result.table is None and result.skipped == [] and "empty file" in result.notes[0]
+
+
+def test_run_folder_with_two_workers_applies_each_clock_offset(tmp_path: Path) -> None:
+    run = write_run(
+        tmp_path / "r",
+        {"w0-100.csv": text(*message("w0-p1/0", 1000)), "w1-200.csv": text(*message("w1-p1/0", 1500))},
+        manifest(clock_offsets_ns={"w1": 500}),
+    )
+    loaded = load_run(run)
+    assert loaded.problems == [] and not loaded.data_skipped
+    assert loaded.describe() == "read 8 events from 2 files"
+    events = loaded.events
+    w1 = events[events["uid"] == "w1-p1/0"]
+    assert list(w1["t_ns"]) == [1000, 1001, 1002, 1003]
+    assert list(w1["intended_ns"].dropna()) == [1000]
+    assert loaded.log.column("intended_ns")[1] == MISSING
+
+
+def test_corrupt_rows_mark_the_run_as_skipped_data(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN + "x,y\n"}, manifest())
+    loaded = load_run(run)
+    assert loaded.data_skipped
+    assert loaded.problems == ["w0-1.csv: skipped 1 corrupt rows of 9"]
+
+
+def test_missing_run_json_is_noted(tmp_path: Path) -> None:
+    loaded = load_run(write_run(tmp_path / "r", {"w0-1.csv": CLEAN}))
+    assert loaded.manifest == {}
+    assert loaded.problems[0].startswith("run.json: missing")
+    assert not loaded.data_skipped
+
+
+@pytest.mark.parametrize(
+    ("setup", "message_part"),
+    [
+        ("missing", "no such run folder"),
+        ("file", "not a folder"),
+        ("empty", "no events files"),
+        ("newer", "newer than this streamharness reads"),
+    ],
+)
+def test_unusable_folders_raise_one_clear_error(tmp_path: Path, setup: str, message_part: str) -> None:
+    path = tmp_path / "r"
+    if setup == "file":
+        path.write_text("x")
+    elif setup == "empty":
+        path.mkdir()
+    elif setup == "newer":
+        write_run(path, {"w0-1.csv": CLEAN}, manifest(schema_version=99))
+    with pytest.raises(RunLoadError, match=message_part):
+        load_run(path)
+
+
+def test_codes_share_one_dictionary_across_files(tmp_path: Path) -> None:
+    files = {f"w{i}-1.csv": text(*message(f"w{i}-p1/0", 10 * i + 10, consumer="w0-c1")) for i in range(3)}
+    loaded = load_run(write_run(tmp_path / "r", files, manifest()))
+    uids = loaded.log.column("uid")
+    assert len(loaded.log.uids) == 3 and set(np.unique(uids)) == {0, 1, 2}
+    assert sorted(loaded.log.uid_text(np.arange(3))) == ["w0-p1/0", "w1-p1/0", "w2-p1/0"]
+    assert loaded.log.actors.count("w0-c1") == 1
