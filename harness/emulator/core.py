@@ -13,6 +13,7 @@ type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import random
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Final
 from harness import wire
 from harness.emulator.dispatch import ROUND_ROBIN_BATCH, dispatcher_for
 from harness.emulator.faults import FaultInjector
+from harness.emulator.frames import fragment_fields
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 from harness.emulator.subscription import Consumer, Delivery, Subscription
@@ -142,7 +144,9 @@ class Broker:
         state = self.topics.get(topic) or self.topic(topic)
         log = state.log
         subs = state.subscriptions
-        if subs and (len(log) >= self.config.max_backlog_messages or log.retained_bytes >= self.config.max_backlog_bytes):
+        if subs and (
+            len(log) >= self.config.max_backlog_messages or log.retained_bytes >= self.config.max_backlog_bytes
+        ):
             raise BacklogQuotaExceeded(topic)
         entry = log.append(fragment, key)
         state.published += 1
@@ -260,6 +264,26 @@ class Broker:
                 sub.clear()
         self._trim(state)
 
+    def expire(self, topic: Topic, seconds: int) -> None:
+        """Acknowledge, on every subscription, the messages published more than ``seconds`` ago."""
+        state = self.topic(topic, create=False)
+        cutoff = self.clock() - seconds
+        log = state.log
+        for sub in state.subscriptions.values():
+            for entry in range(max(sub.mark_delete, log.first), sub.cursor):
+                if entry in sub.acked or entry in sub.holder:
+                    continue
+                published = fragment_fields(log.fragment(entry)).get("publishTime", "")
+                if dt.datetime.fromisoformat(published).timestamp() < cutoff:
+                    sub.ack(entry)
+            for entry in range(sub.cursor, log.end):
+                published = fragment_fields(log.fragment(entry)).get("publishTime", "")
+                if dt.datetime.fromisoformat(published).timestamp() >= cutoff:
+                    break
+                sub.cursor = entry + 1
+                sub.ack(entry)
+        self._trim(state)
+
     def begin_disconnect(self, consumer_id: int) -> None:
         consumer = self.consumers.get(consumer_id)
         if consumer is not None:
@@ -323,9 +347,9 @@ class Broker:
         while timers and timers[0][0] <= now:
             _, _, kind, consumer, entry, serial = heapq.heappop(timers)
             sub = consumer.subscription
-            if kind == "ack-timeout":
-                if consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry):
-                    continue
+            stale = consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry)
+            if kind == "ack-timeout" and stale:
+                continue
             sub.redeliver(entry, count=True)
             touched.add(sub)
         for state in self.topics.values():

@@ -131,7 +131,9 @@ class FaultInjector:
         if "skew" in self._by_kind and sub.kind == "Shared":
             sub.skew_hook = self._skew
 
-    def record(self, now: float, fault: str, delivery: Delivery | None, consumer: Consumer | None, **extra: Any) -> None:
+    def record(
+        self, now: float, fault: str, delivery: Delivery | None, consumer: Consumer | None, **extra: Any
+    ) -> None:
         properties = None
         msg_id = None
         if delivery is not None:
@@ -171,7 +173,11 @@ class FaultInjector:
             return consumer
         fields = fragment_fields(sub.log.fragment(entry))
         self._write(
-            self.now, "skew", sub.log.message_id(entry).decode(), fields.get("properties", {}), favoured,
+            self.now,
+            "skew",
+            sub.log.message_id(entry).decode(),
+            fields.get("properties", {}),
+            favoured,
             detail=f"instead of {consumer.name}",
         )
         return favoured
@@ -208,7 +214,9 @@ class FaultInjector:
             others = [c for c in consumer.subscription.consumers if c is not consumer and not c.closing]
             if spec is not None and others and rng.random() < spec.fraction:
                 other = others[rng.randrange(len(others))]
-                out.append(Delivery(other, delivery.entry, delivery.redelivery_count, delivery.message_id, delivery.frame))
+                out.append(
+                    Delivery(other, delivery.entry, delivery.redelivery_count, delivery.message_id, delivery.frame)
+                )
                 self.record(now, "misroute", delivery, other, detail=f"outstanding at {consumer.name}")
 
     def due(self, now: float, out: list[Delivery]) -> None:

@@ -65,7 +65,13 @@ class Subscription:
     """A durable subscription (or a reader's non-durable one) on one topic."""
 
     def __init__(
-        self, log: TopicLog, name: str, kind: str, dispatcher: Dispatcher, durable: bool = True, start: int | None = None
+        self,
+        log: TopicLog,
+        name: str,
+        kind: str,
+        dispatcher: Dispatcher,
+        durable: bool = True,
+        start: int | None = None,
     ) -> None:
         self.log = log
         self.name = name

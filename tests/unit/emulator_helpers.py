@@ -8,7 +8,7 @@ import orjson
 
 from harness.emulator.core import Broker, BrokerConfig, ConsumerOptions
 from harness.emulator.faults import FaultInjector
-from harness.emulator.frames import PublishTimeFormatter, parse_publish
+from harness.emulator.frames import Publish, PublishTimeFormatter, parse_publish
 from harness.emulator.subscription import Consumer, Delivery
 from harness.wire import Topic
 
@@ -35,8 +35,8 @@ def fragment(n: int, clock: float = 1000.0, key: str | None = None) -> tuple[byt
     if key is not None:
         frame["key"] = key
     parsed = parse_publish(orjson.dumps(frame), _FORMAT(clock))
-    assert not hasattr(parsed, "code")
-    return parsed.fragment, parsed.key  # type: ignore[union-attr]
+    assert isinstance(parsed, Publish)
+    return parsed.fragment, parsed.key
 
 
 def publish(b: Broker, count: int, start: int = 0, key: str | None = None) -> list[str]:

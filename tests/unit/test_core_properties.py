@@ -39,7 +39,9 @@ class BrokerMachine(RuleBasedStateMachine):
         self.published += count
         self._collect()
 
-    @rule(queue=st.integers(0, 4), pull=st.booleans(), nack_ms=st.integers(0, 2000), timeout_ms=st.sampled_from([0, 1000]))
+    @rule(
+        queue=st.integers(0, 4), pull=st.booleans(), nack_ms=st.integers(0, 2000), timeout_ms=st.sampled_from([0, 1000])
+    )
     def join(self, queue: int, pull: bool, nack_ms: int, timeout_ms: int) -> None:
         consumer = subscribe(
             self.broker, receiver_queue_size=queue, pull=pull, nack_delay_ms=nack_ms, ack_timeout_ms=timeout_ms
