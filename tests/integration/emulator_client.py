@@ -34,7 +34,7 @@ def close_all() -> None:
         except (OSError, websocket.WebSocketException):
             pass
         finally:
-            ws.shutdown()
+            ws.shutdown()  # type: ignore[no-untyped-call]
 
 
 def producer(base: str, topic: wire.Topic = TOPIC, prefix: str = "", query: str = "", **kw: Any) -> websocket.WebSocket:

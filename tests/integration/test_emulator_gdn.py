@@ -36,7 +36,10 @@ def otp(base: str) -> str:
     return value
 
 
-def gateway(base: str, role: str, topic: wire.Topic = wire.Topic(TENANT, "c8global._system", "c8globals.s")) -> str:
+STREAM_TOPIC = wire.Topic(TENANT, "c8global._system", "c8globals.s")
+
+
+def gateway(base: str, role: str, topic: wire.Topic = STREAM_TOPIC) -> str:
     return base.replace("http://", "ws://") + wire.ws_path(role, topic, "sub" if role == "consumer" else None, "/_ws")
 
 
