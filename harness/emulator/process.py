@@ -27,11 +27,11 @@ async def _serve_until_signal(options: EmulatorOptions) -> int:
     try:
         runner, url = await serve(server)
     except OSError as exc:
-        ports = ", ".join(str(p) for p in [options.port, *options.extra_ports])
+        ports = ", ".join(f"{options.host}:{p}" for p in [options.port, *options.extra_ports])
         reason = {errno.EADDRINUSE: "address already in use", errno.EACCES: "permission denied"}.get(
             exc.errno or 0, exc.strerror or str(exc)
         )
-        raise HarnessError(f"cannot listen on {options.host} port {ports}: {reason}") from None
+        raise HarnessError(f"cannot listen on {ports}: {reason}") from None
     sys.stdout.write(f"ready {url}\n")
     sys.stdout.flush()
     try:
