@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ log = logging.getLogger("harness.emulator")
 
 #: Tick period while timers, rate caps or faults are pending, and while idle.
 BUSY_TICK_S, IDLE_TICK_S = 0.005, 0.05
+#: How long shutdown waits for clients to answer the close frames.
+SHUTDOWN_WAIT_S = 0.5
 
 
 @dataclass
@@ -84,11 +87,21 @@ class EmulatorServer:
         self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
         self.app.on_startup.append(self._start_ticking)
+        self.app.on_shutdown.append(self._close_sockets)
         self.app.on_cleanup.append(self._stop_ticking)
         self._ticker: asyncio.Task[None] | None = None
+        self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     def _new_connection(self, ws: web.WebSocketResponse) -> Connection:
-        return Connection(ws, self.clock, self.options.profile, self.rng)
+        conn = Connection(ws, self.clock, self.options.profile, self.rng)
+        self._open.add(conn)
+        return conn
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        """On shutdown, close every socket at once (going away) instead of waiting for each client."""
+        closes = [conn.ws.close(code=1001, message=b"emulator shutting down") for conn in self._open]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), SHUTDOWN_WAIT_S)
 
     # --- requests ------------------------------------------------------------------------------
 

@@ -189,6 +189,7 @@ def test_unparseable_commands_close_the_consumer_with_the_pulsar_reason(ws_url: 
     frame = c.recv_frame()  # type: ignore[no-untyped-call]
     assert frame.opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(frame.data[:2], "big") == 1008 and frame.data[2:] == b"Failed to de-serialize from JSON"
+    c.send_close()  # answer the close handshake, as any client does
 
 
 def test_unknown_command_types_count_as_acks(ws_url: str) -> None:
