@@ -37,7 +37,7 @@ def _close_sockets() -> Iterator[None]:
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:
-    result = run_cli(["emulator", "--port", "0", *args], seconds=20)
+    result = run_cli(["emulator", "--port", "0", *args], seconds=60)
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
@@ -46,7 +46,7 @@ def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> No
 def test_a_bad_profile_file_is_one_line(tmp_path: Path) -> None:
     profile = tmp_path / "region.toml"
     profile.write_text("latency_ms = 5\nspeed = 3\n")
-    result = run_cli(["emulator", "--port", "0", "--profile", str(profile)], seconds=20)
+    result = run_cli(["emulator", "--port", "0", "--profile", str(profile)], seconds=60)
     assert result.returncode == 2 and "unknown keys speed" in result.stderr and "Traceback" not in result.stderr
 
 
