@@ -3,8 +3,9 @@
 Rule 1: every decision about which consumer gets which message lives in this package; the server
 only feeds inputs in (publishes, commands, ``tick(now)``) and carries the :class:`Delivery`
 frames and disconnect requests out.
-Rule 2: no sockets, no clock reads and no hidden randomness: time comes from the ``clock`` and
-``tick(now)``, randomness from the ``random.Random`` passed in, so every rule is testable exactly.
+Rule 2: no sockets, no real clock and no hidden randomness: time comes from the ``clock`` passed
+in and ``tick(now)``, randomness from the ``random.Random`` passed in, so every rule is testable
+exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
 
 Semantics follow Pulsar 2.8 (protocol reference, section 7); the dispatch rules per subscription
 type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
@@ -13,63 +14,25 @@ type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
 
 from harness import wire
-from harness.emulator.dispatch import ROUND_ROBIN_BATCH, dispatcher_for
+from harness.emulator.config import (
+    MAX_RECEIVER_QUEUE,
+    BacklogQuotaExceeded,
+    BrokerConfig,
+    BrokerError,
+    ConsumerOptions,
+)
+from harness.emulator.dispatch import dispatcher_for
 from harness.emulator.faults import FaultInjector
-from harness.emulator.frames import fragment_fields
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 from harness.emulator.subscription import Consumer, Delivery, Subscription
 from harness.wire import Topic
-
-#: Pulsar caps a WebSocket consumer's receiver queue at this size.
-MAX_RECEIVER_QUEUE: Final = 1000
-
-
-class BrokerError(Exception):
-    """A request the broker refuses; ``status`` is the HTTP status it maps to."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-class BacklogQuotaExceeded(BrokerError):
-    """Publishing past the backlog cap: answered with ``send-error:8``, nothing accepted is dropped."""
-
-    def __init__(self, topic: Topic) -> None:
-        super().__init__(503, f"Cannot send message: backlog quota exceeded on {topic}")
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Tunables Pulsar exposes as broker settings, plus the emulator's memory cap."""
-
-    round_robin_batch: int = ROUND_ROBIN_BATCH  # dispatcherMaxRoundRobinBatchSize
-    max_backlog_messages: int = 2_000_000  # per topic; past it publishes get send-error:8
-    max_backlog_bytes: int = 1 << 30
-    service_rate: float = 0.0  # messages/s dispatched per subscription (region profile); 0 is no cap
-
-
-@dataclass(frozen=True)
-class ConsumerOptions:
-    """A consumer's query parameters, already validated."""
-
-    kind: str = "Exclusive"
-    name: str = ""
-    receiver_queue_size: int = MAX_RECEIVER_QUEUE
-    priority: int = 0
-    pull: bool = False
-    ack_timeout_ms: int = 0
-    nack_delay_ms: int = 60_000
 
 
 @dataclass
@@ -116,15 +79,6 @@ class Broker:
             self._next_ledger += 1
             self.topics[topic] = state
         return state
-
-    def delete_topic(self, topic: Topic, force: bool = False) -> None:
-        state = self.topic(topic, create=False)
-        connected = [c for s in state.subscriptions.values() for c in s.consumers]
-        if (connected or state.producers) and not force:
-            raise BrokerError(412, f"Topic {topic} has active producers or consumers")
-        for consumer in connected:
-            self._begin_disconnect(consumer)
-        del self.topics[topic]
 
     def add_producer(self, topic: Topic, name: str = "", create: bool = True) -> int:
         state = self.topic(topic, create)
@@ -232,7 +186,7 @@ class Broker:
         if state is not None and state.subscriptions.get(sub.name) is sub:
             self._dispatch(sub)
         elif state is not None:
-            self._trim(state)
+            self.trim(state)
 
     def unsubscribe(self, consumer_id: int) -> None:
         """Delete the subscription; refused (412) while other consumers are connected."""
@@ -247,49 +201,7 @@ class Broker:
             state.subscriptions.pop(sub.name, None)
         self.close_consumer(consumer_id)
 
-    def delete_subscription(self, topic: Topic, name: str) -> None:
-        state = self.topic(topic, create=False)
-        sub = state.subscriptions.get(name)
-        if sub is None:
-            raise BrokerError(404, f"Subscription {name} not found")
-        if sub.consumers:
-            raise BrokerError(412, f"Subscription {name} has active consumers")
-        del state.subscriptions[name]
-        self._trim(state)
-
-    def clear_backlog(self, topic: Topic, name: str | None = None) -> None:
-        state = self.topic(topic, create=False)
-        for sub_name, sub in state.subscriptions.items():
-            if name is None or sub_name == name:
-                sub.clear()
-        self._trim(state)
-
-    def expire(self, topic: Topic, seconds: int) -> None:
-        """Acknowledge, on every subscription, the messages published more than ``seconds`` ago."""
-        state = self.topic(topic, create=False)
-        cutoff = self.clock() - seconds
-        log = state.log
-        for sub in state.subscriptions.values():
-            for entry in range(max(sub.mark_delete, log.first), sub.cursor):
-                if entry in sub.acked or entry in sub.holder:
-                    continue
-                published = fragment_fields(log.fragment(entry)).get("publishTime", "")
-                if dt.datetime.fromisoformat(published).timestamp() < cutoff:
-                    sub.ack(entry)
-            for entry in range(sub.cursor, log.end):
-                published = fragment_fields(log.fragment(entry)).get("publishTime", "")
-                if dt.datetime.fromisoformat(published).timestamp() >= cutoff:
-                    break
-                sub.cursor = entry + 1
-                sub.ack(entry)
-        self._trim(state)
-
-    def begin_disconnect(self, consumer_id: int) -> None:
-        consumer = self.consumers.get(consumer_id)
-        if consumer is not None:
-            self._begin_disconnect(consumer)
-
-    def _begin_disconnect(self, consumer: Consumer) -> None:
+    def request_disconnect(self, consumer: Consumer) -> None:
         """Ask the server to close this consumer's socket; it gets nothing more meanwhile."""
         if not consumer.closing:
             consumer.closing = True
@@ -307,7 +219,7 @@ class Broker:
         before = sub.mark_delete
         known = sub.ack(entry)
         if sub.mark_delete != before or not sub.durable:
-            self._trim(self.topics[sub.log.topic])
+            self.trim(self.topics[sub.log.topic])
         self._dispatch(sub)
         return known
 
@@ -362,7 +274,7 @@ class Broker:
             self.faults.due(now, self._out)
             victim = self.faults.disconnect_due(now, list(self.consumers.values()))
             if victim is not None:
-                self._begin_disconnect(victim)
+                self.request_disconnect(victim)
         for sub in touched:
             if sub.consumers:
                 self._dispatch(sub)
@@ -418,7 +330,7 @@ class Broker:
         self._timer_serial += 1
         heapq.heappush(self._timers, (due, self._timer_serial, kind, consumer, entry, serial))
 
-    def _trim(self, state: TopicState) -> None:
+    def trim(self, state: TopicState) -> None:
         keep = min((s.keep_from() for s in state.subscriptions.values()), default=state.log.end)
         state.log.trim(keep)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness import wire
-from harness.emulator.core import MAX_RECEIVER_QUEUE, ConsumerOptions
+from harness.emulator.config import MAX_RECEIVER_QUEUE, ConsumerOptions
 
 ROUTING_MODES: Final = ("SinglePartition", "RoundRobinPartition", "CustomPartition")
 COMPRESSION_TYPES: Final = ("NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY")

@@ -15,8 +15,10 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from harness.emulator import admin
 from harness.emulator.auth import Authenticator, Principal
-from harness.emulator.core import Broker, BrokerError
+from harness.emulator.config import BrokerError
+from harness.emulator.core import Broker
 from harness.emulator.stats import topic_stats
 from harness.wire import Topic
 
@@ -208,7 +210,7 @@ class GdnApi:
 
     async def delete_stream(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
         topic = self._existing(request, principal, p)
-        self.broker.delete_topic(topic, force=request.query.get("force", "").lower() == "true")
+        admin.delete_topic(self.broker, topic, force=request.query.get("force", "").lower() == "true")
         return ok(None, 202)
 
     async def backlog(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
@@ -224,7 +226,7 @@ class GdnApi:
         return ok([name for name, sub in state.subscriptions.items() if sub.durable])
 
     async def delete_sub(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
-        self.broker.delete_subscription(self._existing(request, principal, p), p["sub"])
+        admin.delete_subscription(self.broker, self._existing(request, principal, p), p["sub"])
         return ok(None)
 
     async def unsubscribe_all(
@@ -232,18 +234,18 @@ class GdnApi:
     ) -> web.Response:
         for topic in self._tenant_topics(principal):
             if p["sub"] in self.broker.topics[topic].subscriptions:
-                self.broker.delete_subscription(topic, p["sub"])
+                admin.delete_subscription(self.broker, topic, p["sub"])
         return ok(None)
 
     async def clear_all(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
         for topic in self._tenant_topics(principal):
-            self.broker.clear_backlog(topic, p.get("sub"))
+            admin.clear_backlog(self.broker, topic, p.get("sub"))
         return ok(None)
 
     async def expiry(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
         topic = self._existing(request, principal, p)
         seconds = _positive_int(p["seconds"], "expiry")
-        self.broker.expire(topic, seconds)
+        admin.expire(self.broker, topic, seconds)
         return ok(None)
 
     async def get_ttl(self, _: web.Request, __: Principal | None, ___: dict[str, str]) -> web.Response:

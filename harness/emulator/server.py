@@ -24,8 +24,9 @@ from aiohttp import web
 from harness import wire
 from harness.emulator import sockets, tls
 from harness.emulator.auth import Authenticator, Principal
+from harness.emulator.config import BrokerConfig
 from harness.emulator.connection import Connection
-from harness.emulator.core import Broker, BrokerConfig
+from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector, FaultSpec
 from harness.emulator.frames import PublishTimeFormatter
 from harness.emulator.profiles import RegionProfile

@@ -17,8 +17,9 @@ from aiohttp import WSMsgType, web
 
 from harness import wire
 from harness.emulator import frames
+from harness.emulator.config import BacklogQuotaExceeded, BrokerError
 from harness.emulator.connection import Connection
-from harness.emulator.core import BacklogQuotaExceeded, Broker, BrokerError
+from harness.emulator.core import Broker
 from harness.emulator.params import ParamError, consumer_options, producer_params, reader_params
 
 log = logging.getLogger("harness.emulator")

@@ -65,7 +65,8 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 
 MEMORY_PROBE = r"""
 import gc, random, resource
-from harness.emulator.core import Broker, ConsumerOptions
+from harness.emulator.config import ConsumerOptions
+from harness.emulator.core import Broker
 from harness.emulator.frames import PublishTimeFormatter, parse_publish
 from harness.wire import Topic
 N = 1_000_000

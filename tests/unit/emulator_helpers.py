@@ -6,7 +6,8 @@ import random
 
 import orjson
 
-from harness.emulator.core import Broker, BrokerConfig, ConsumerOptions
+from harness.emulator.config import BrokerConfig, ConsumerOptions
+from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector
 from harness.emulator.frames import Publish, PublishTimeFormatter, parse_publish
 from harness.emulator.subscription import Consumer, Delivery

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from harness.emulator.core import BacklogQuotaExceeded, BrokerError
+from harness.emulator import admin
+from harness.emulator.config import BacklogQuotaExceeded, BrokerError
 from tests.unit.emulator_helpers import (
     TOPIC,
     Clock,
@@ -314,7 +315,7 @@ def test_clear_backlog_skips_everything() -> None:
     a = subscribe(b, receiver_queue_size=1)
     publish(b, 5)
     b.take_deliveries()
-    b.clear_backlog(TOPIC)
+    admin.clear_backlog(b, TOPIC)
     assert b.topics[TOPIC].subscriptions["sub"].backlog == 0
     publish(b, 1, start=5)
     assert numbers(b.take_deliveries()) == [5]
