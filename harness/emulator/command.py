@@ -1,19 +1,103 @@
-"""``streamharness emulator``: run the emulated endpoint until SIGINT or SIGTERM."""
+"""``streamharness emulator``: run the emulated GDN / Pulsar WebSocket endpoint until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
+
+from harness.emulator.faults import parse_fault
+from harness.emulator.profiles import BUILTIN_PROFILES, load_profile
+from harness.errors import HarnessError
+
+#: Environment variables (never flags: a command line is visible to every user of the machine).
+API_KEY_ENV = "STREAMHARNESS_EMULATOR_API_KEY"
+PASSWORD_ENV = "STREAMHARNESS_EMULATOR_PASSWORD"
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("emulator", help="Run the emulated GDN / Pulsar WebSocket endpoint.")
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
-    parser.add_argument("--port", type=int, default=8080, help="Port to bind; 0 picks a free one.")
+    parser.add_argument("--port", type=_port, default=8080, help="Port to bind; 0 picks a free one (default 8080).")
+    parser.add_argument(
+        "--extra-port",
+        type=_port,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="Also listen on PORT (repeatable); pyc8 needs 443 for https.",
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="Serve HTTPS/WSS with a locally generated CA (needs --cert-dir)."
+    )
+    parser.add_argument("--cert-dir", type=Path, help="Where --tls writes ca.pem, server.pem and server-key.pem.")
+    parser.add_argument(
+        "--profile",
+        help=f"Region profile: {', '.join(BUILTIN_PROFILES)}, or a TOML file (latency_ms, jitter_ms, service_rate).",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="Inject a fault (repeatable): drop=F, duplicate=F, misroute=F, delay=F,ms=N, reorder=F, "
+        "disconnect,every=5s, skew=F[,consumer=NAME].",
+    )
+    parser.add_argument("--fault-seed", type=int, help="Seed for the fault and jitter choices (default: random).")
+    parser.add_argument("--truth-log", type=Path, help="Write every injected fault as a JSON line here.")
+    parser.add_argument(
+        "--round-robin-batch", type=_positive, default=20, help="Shared dispatch chunk size (default 20)."
+    )
+    parser.add_argument(
+        "--backlog-cap",
+        type=_positive,
+        default=2_000_000,
+        help="Messages a topic may hold before publishes get send-error:8 (default 2000000).",
+    )
+    parser.add_argument("--require-auth", action="store_true", help="Require credentials on plain /ws/v2/ sockets too.")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.emulator.process import run as serve
+    from harness.emulator.server import EmulatorOptions
 
-    return serve(args.host, args.port)
+    if args.tls != (args.cert_dir is not None):
+        raise HarnessError("--tls and --cert-dir DIR go together")
+    options = EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        extra_ports=args.extra_port,
+        cert_dir=args.cert_dir,
+        profile=load_profile(args.profile) if args.profile else None,
+        faults=[parse_fault(spec) for spec in args.fault],
+        fault_seed=args.fault_seed,
+        truth_log=args.truth_log,
+        round_robin_batch=args.round_robin_batch,
+        max_backlog_messages=args.backlog_cap,
+        required_key=os.environ.get(API_KEY_ENV) or None,
+        required_password=os.environ.get(PASSWORD_ENV) or None,
+        require_auth=args.require_auth,
+    )
+    return serve(options)

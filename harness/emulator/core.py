@@ -1,315 +1,349 @@
-"""The emulated broker, without I/O: topics, durable subscriptions, dispatch, acks.
+"""The emulated broker, without I/O: topics, subscriptions, producers, acks, timers.
 
 Rule 1: every decision about which consumer gets which message lives in this package; the server
-only feeds inputs in and carries :class:`Delivery` objects out.
-Rule 2: no sockets, no clock and no randomness here. Time comes from the ``clock`` passed in, so
-every rule can be tested exactly.
+only feeds inputs in (publishes, commands, ``tick(now)``) and carries the :class:`Delivery`
+frames and disconnect requests out.
+Rule 2: no sockets, no real clock and no hidden randomness: time comes from the ``clock`` passed
+in and ``tick(now)``, randomness from the ``random.Random`` passed in, so every rule is testable
+exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
 
-Semantics follow Pulsar 2.8 (see the protocol reference, section 7): a subscription is created on
-first subscribe at the latest position and keeps its backlog while no consumer is connected; a
-consumer may hold at most ``receiverQueueSize`` (capped at 1000) unacknowledged messages; Shared
-subscriptions hand out messages round robin, in chunks of up to ``round_robin_batch`` per turn;
-a departing consumer's unacknowledged messages go back to the others.
+Semantics follow Pulsar 2.8 (protocol reference, section 7); the dispatch rules per subscription
+type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
+:mod:`harness.emulator.subscription`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
-from collections.abc import Callable, Iterator
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.wire import Topic, message_id, parse_message_id
-
-#: Pulsar caps a WebSocket consumer's receiver queue at this size.
-MAX_RECEIVER_QUEUE = 1000
-
-
-class BrokerError(Exception):
-    """A request the broker refuses; ``status`` is the HTTP status of the refused handshake."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Tunables that Pulsar exposes as broker settings."""
-
-    #: ``dispatcherMaxRoundRobinBatchSize``: messages one Shared consumer gets per turn.
-    round_robin_batch: int = 20
+from harness import wire
+from harness.emulator.config import (
+    MAX_RECEIVER_QUEUE,
+    BacklogQuotaExceeded,
+    BrokerConfig,
+    BrokerError,
+    ConsumerOptions,
+)
+from harness.emulator.dispatch import dispatcher_for
+from harness.emulator.faults import FaultInjector
+from harness.emulator.profiles import RateLimiter
+from harness.emulator.store import TopicLog
+from harness.emulator.subscription import Consumer, Delivery, Subscription
+from harness.wire import Topic
 
 
-@dataclass(slots=True)
-class StoredMessage:
-    """A published message as the topic keeps it."""
-
-    payload_b64: str
-    properties: dict[str, str]
-    publish_time: float
-    key: str | None = None
-    event_time: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One message pushed to one consumer; the server turns it into a frame."""
-
-    consumer_id: int
-    message_id: str
-    message: StoredMessage
-    redelivery_count: int
-
-
-@dataclass(eq=False)
-class ConsumerState:
-    consumer_id: int
-    subscription: Subscription
-    name: str
-    receiver_queue: int
-    outstanding: set[int] = field(default_factory=set)
-
-    @property
-    def permits(self) -> int:
-        return self.receiver_queue - len(self.outstanding)
-
-
-class TopicLog:
-    """An append-only log of entries; entries every subscription has acknowledged are trimmed."""
-
-    def __init__(self, topic: Topic, ledger: int) -> None:
-        self.topic = topic
-        self.ledger = ledger
-        self._entries: deque[StoredMessage] = deque()
-        self._first = 0  # entry id of self._entries[0]
-        self.subscriptions: dict[str, Subscription] = {}
-
-    @property
-    def end(self) -> int:
-        """The entry id the next publish gets."""
-        return self._first + len(self._entries)
-
-    def append(self, message: StoredMessage) -> int:
-        self._entries.append(message)
-        return self.end - 1
-
-    def get(self, entry: int) -> StoredMessage:
-        return self._entries[entry - self._first]
-
-    def trim(self) -> None:
-        """Drop entries below every subscription's mark-delete position (or all, with none)."""
-        keep_from = min((s.mark_delete for s in self.subscriptions.values()), default=self.end)
-        while self._first < keep_from and self._entries:
-            self._entries.popleft()
-            self._first += 1
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class Subscription:
-    """A durable subscription: a read cursor, acknowledgements and who holds what."""
-
-    def __init__(self, log: TopicLog, name: str, sub_type: str, config: BrokerConfig) -> None:
-        self.log = log
-        self.name = name
-        self.sub_type = sub_type
-        self.config = config
-        self.cursor = log.end  # next entry never dispatched; starts at the latest position
-        self.mark_delete = log.end  # every entry below this is acknowledged
-        self.acked: set[int] = set()  # acknowledged entries at or above mark_delete
-        self.holder: dict[int, ConsumerState] = {}  # entry -> consumer it is outstanding at
-        self.redeliveries: dict[int, int] = {}  # entry -> redeliveryCount
-        self._replay: list[int] = []  # heap of entries to dispatch again, lowest first
-        self._replay_set: set[int] = set()
-        self.consumers: list[ConsumerState] = []
-        self._next_consumer = 0
-
-    @property
-    def backlog(self) -> int:
-        """Messages not yet acknowledged on this subscription."""
-        return self.log.end - self.mark_delete - len(self.acked)
-
-    def schedule_replay(self, entry: int) -> None:
-        if entry not in self._replay_set and entry not in self.acked and entry >= self.mark_delete:
-            self._replay_set.add(entry)
-            heapq.heappush(self._replay, entry)
-
-    def _take_next_entry(self) -> int | None:
-        while self._replay:
-            entry = heapq.heappop(self._replay)
-            self._replay_set.discard(entry)
-            if entry not in self.acked and entry >= self.mark_delete and entry not in self.holder:
-                return entry
-        if self.cursor < self.log.end:
-            self.cursor += 1
-            return self.cursor - 1
-        return None
-
-    def _has_next_entry(self) -> bool:
-        return bool(self._replay) or self.cursor < self.log.end
-
-    def ack(self, entry: int) -> bool:
-        """Record an acknowledgement; returns False when the entry was not outstanding anywhere."""
-        holder = self.holder.pop(entry, None)
-        if holder is not None:
-            holder.outstanding.discard(entry)
-        if entry < self.mark_delete or entry >= self.cursor or entry in self.acked:
-            return holder is not None
-        self.acked.add(entry)
-        self.redeliveries.pop(entry, None)
-        while self.mark_delete in self.acked:
-            self.acked.remove(self.mark_delete)
-            self.mark_delete += 1
-        return True
-
-    def release(self, consumer: ConsumerState) -> None:
-        """Put a departing consumer's unacknowledged messages back for the others."""
-        for entry in sorted(consumer.outstanding):
-            self.holder.pop(entry, None)
-            self.schedule_replay(entry)
-        consumer.outstanding.clear()
-
-    def dispatch(self) -> Iterator[Delivery]:
-        """Hand out as many messages as the consumers have permits for.
-
-        Shared: round robin over consumers with permits, up to ``round_robin_batch`` each per turn.
-        Exclusive: everything to the single consumer.
-        """
-        while self.consumers and self._has_next_entry():
-            consumer = self._next_with_permits()
-            if consumer is None:
-                return
-            batch = min(consumer.permits, self.config.round_robin_batch)
-            for _ in range(batch):
-                entry = self._take_next_entry()
-                if entry is None:
-                    return
-                yield self._deliver(consumer, entry)
-
-    def _next_with_permits(self) -> ConsumerState | None:
-        count = len(self.consumers)
-        for step in range(count):
-            index = (self._next_consumer + step) % count
-            candidate = self.consumers[index]
-            if candidate.permits > 0:
-                self._next_consumer = (index + 1) % count
-                return candidate
-        return None
-
-    def _deliver(self, consumer: ConsumerState, entry: int) -> Delivery:
-        consumer.outstanding.add(entry)
-        self.holder[entry] = consumer
-        return Delivery(
-            consumer.consumer_id,
-            message_id(self.log.ledger, entry),
-            self.log.get(entry),
-            self.redeliveries.get(entry, 0),
-        )
+@dataclass
+class TopicState:
+    log: TopicLog
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    producers: dict[int, str] = field(default_factory=dict)
+    published: int = 0
+    ttl_s: int = 0
 
 
 class Broker:
-    """Topics and subscriptions of one emulated endpoint."""
+    """Topics, subscriptions, producers and timers of one emulated endpoint."""
 
-    def __init__(self, clock: Callable[[], float], config: BrokerConfig | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        config: BrokerConfig | None = None,
+        rng: random.Random | None = None,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.clock = clock
         self.config = config or BrokerConfig()
-        self.topics: dict[Topic, TopicLog] = {}
-        self._by_ledger: dict[int, TopicLog] = {}
-        self.consumers: dict[int, ConsumerState] = {}
-        self._next_consumer_id = 1
-        self._outbox: list[Delivery] = []
+        self.rng = rng or random.Random(0)
+        self.faults = faults
+        self.topics: dict[Topic, TopicState] = {}
+        self.consumers: dict[int, Consumer] = {}
+        self._next_id = 1
+        self._next_ledger = 1
+        self._out: list[Delivery] = []
+        self._disconnects: list[Consumer] = []
+        self._timers: list[tuple[float, int, str, Consumer, int, int]] = []
+        self._timer_serial = 0
+        self._ack_timeouts = False  # set once any consumer asks for ackTimeoutMillis
 
-    def topic(self, topic: Topic) -> TopicLog:
-        log = self.topics.get(topic)
-        if log is None:
-            log = TopicLog(topic, ledger=len(self.topics) + 1)
-            self.topics[topic] = log
-            self._by_ledger[log.ledger] = log
-        return log
+    # --- topics and producers ------------------------------------------------------------------
 
-    def publish(
-        self,
-        topic: Topic,
-        payload_b64: str,
-        properties: dict[str, str] | None = None,
-        key: str | None = None,
-        event_time: str | None = None,
-    ) -> str:
-        """Append a message and dispatch it; returns its message id."""
-        log = self.topic(topic)
-        entry = log.append(StoredMessage(payload_b64, properties or {}, self.clock(), key, event_time))
-        if not log.subscriptions:
-            log.trim()  # nobody to deliver to: Pulsar retains nothing without a subscription
-        else:
-            for subscription in log.subscriptions.values():
-                self._dispatch(subscription)
-        return message_id(log.ledger, entry)
-
-    def subscribe(
-        self,
-        topic: Topic,
-        subscription: str,
-        sub_type: str = "Exclusive",
-        consumer_name: str = "",
-        receiver_queue_size: int = MAX_RECEIVER_QUEUE,
-    ) -> int:
-        """Attach a consumer; raises :class:`BrokerError` (409) on an Exclusive or type conflict."""
-        log = self.topic(topic)
-        sub = log.subscriptions.get(subscription)
-        if sub is None:
-            sub = Subscription(log, subscription, sub_type, self.config)
-            log.subscriptions[subscription] = sub
-        elif sub.consumers and sub.sub_type != sub_type:
-            raise BrokerError(409, f"Subscription {subscription} is of type {sub.sub_type}, not {sub_type}")
-        elif sub.consumers and sub_type == "Exclusive":
-            raise BrokerError(409, "Exclusive consumer is already connected")
-        sub.sub_type = sub_type
-        consumer_id = self._next_consumer_id
-        self._next_consumer_id += 1
-        queue = max(1, min(receiver_queue_size, MAX_RECEIVER_QUEUE))
-        state = ConsumerState(consumer_id, sub, consumer_name, queue)
-        sub.consumers.append(state)
-        self.consumers[consumer_id] = state
-        self._dispatch(sub)
-        return consumer_id
-
-    def ack(self, consumer_id: int, message_id_text: str) -> bool:
-        """Acknowledge one message for the consumer's subscription; unknown ids are ignored."""
-        state = self.consumers.get(consumer_id)
+    def topic(self, topic: Topic, create: bool = True) -> TopicState:
+        state = self.topics.get(topic)
         if state is None:
-            return False
-        entry = self._entry_of(state.subscription, message_id_text)
-        if entry is None:
-            return False
-        known = state.subscription.ack(entry)
-        self._dispatch(state.subscription)
-        return known
+            if not create:
+                raise BrokerError(404, f"Topic {topic} does not exist")
+            state = TopicState(TopicLog(topic, self._next_ledger))
+            self._next_ledger += 1
+            self.topics[topic] = state
+        return state
+
+    def add_producer(self, topic: Topic, name: str = "", create: bool = True) -> int:
+        state = self.topic(topic, create)
+        if name and name in state.producers.values():
+            raise BrokerError(409, f"Producer with name '{name}' is already connected to topic")
+        producer_id = self._new_id()
+        state.producers[producer_id] = name or f"emulator-{producer_id}"
+        return producer_id
+
+    def remove_producer(self, topic: Topic, producer_id: int) -> None:
+        state = self.topics.get(topic)
+        if state is not None:
+            state.producers.pop(producer_id, None)
+
+    def publish(self, topic: Topic, fragment: bytes, key: str | None = None) -> bytes:
+        """Append a message and dispatch it; returns its message id. Raises BacklogQuotaExceeded."""
+        state = self.topics.get(topic) or self.topic(topic)
+        log = state.log
+        subs = state.subscriptions
+        if subs and (
+            len(log) >= self.config.max_backlog_messages or log.retained_bytes >= self.config.max_backlog_bytes
+        ):
+            raise BacklogQuotaExceeded(topic)
+        entry = log.append(fragment, key)
+        state.published += 1
+        if not subs:
+            log.trim(log.end)  # no subscription: Pulsar retains nothing
+        else:
+            for sub in subs.values():
+                if sub.consumers:
+                    self._dispatch(sub)
+        return log.message_id(entry)
+
+    # --- consumers -----------------------------------------------------------------------------
+
+    def subscribe(self, topic: Topic, subscription: str, options: ConsumerOptions, create: bool = True) -> Consumer:
+        """Attach a consumer; BrokerError 409 for a second Exclusive consumer or a type mismatch."""
+        state = self.topic(topic, create)
+        sub = state.subscriptions.get(subscription)
+        if sub is None:
+            sub = self._new_subscription(state, subscription, options.kind)
+        elif sub.consumers and sub.kind != options.kind:
+            raise BrokerError(409, f"Subscription is of different type: {sub.kind}, not {options.kind}")
+        elif sub.consumers and options.kind == "Exclusive":
+            raise BrokerError(409, "Exclusive consumer is already connected")
+        elif sub.kind != options.kind:
+            sub.kind = options.kind
+            sub.dispatcher = dispatcher_for(options.kind, self.config.round_robin_batch)
+            self._attach_faults(sub)
+        return self._attach(sub, options)
+
+    def reader(self, topic: Topic, start: str | int, queue: int = MAX_RECEIVER_QUEUE, name: str = "") -> Consumer:
+        """A reader: a non-durable Exclusive subscription from ``earliest``, ``latest`` or an entry."""
+        state = self.topic(topic)
+        log = state.log
+        position = log.first if start == "earliest" else log.end if start == "latest" else int(start)
+        sub_name = f"reader-{self._next_id}"
+        sub = Subscription(log, sub_name, "Exclusive", dispatcher_for("Exclusive"), durable=False, start=position)
+        state.subscriptions[sub_name] = sub
+        return self._attach(sub, ConsumerOptions(name=name, receiver_queue_size=queue))
+
+    def _new_subscription(self, state: TopicState, name: str, kind: str) -> Subscription:
+        sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch))
+        if self.config.service_rate > 0:
+            sub.rate = RateLimiter(self.config.service_rate, self.clock())
+        self._attach_faults(sub)
+        state.subscriptions[name] = sub
+        return sub
+
+    def _attach_faults(self, sub: Subscription) -> None:
+        sub.drop_hook = sub.skew_hook = None
+        if self.faults is not None:
+            self.faults.attach(sub)
+
+    def _attach(self, sub: Subscription, options: ConsumerOptions) -> Consumer:
+        consumer_id = self._new_id()
+        consumer = Consumer(
+            consumer_id,
+            options.name or f"{consumer_id:05x}",
+            sub,
+            queue=max(1, min(options.receiver_queue_size, MAX_RECEIVER_QUEUE)),
+            priority=options.priority,
+            pull=options.pull,
+            ack_timeout=options.ack_timeout_ms / 1000,
+            nack_delay=options.nack_delay_ms / 1000,
+        )
+        self._ack_timeouts = self._ack_timeouts or consumer.ack_timeout > 0
+        sub.add_consumer(consumer)
+        self.consumers[consumer_id] = consumer
+        self._dispatch(sub)
+        return consumer
 
     def close_consumer(self, consumer_id: int) -> None:
-        """The consumer left: its unacknowledged messages go to the remaining consumers."""
-        state = self.consumers.pop(consumer_id, None)
-        if state is None:
+        """The consumer's socket closed: its unacknowledged messages go to the remaining consumers."""
+        consumer = self.consumers.pop(consumer_id, None)
+        if consumer is None:
             return
-        sub = state.subscription
-        sub.consumers.remove(state)
-        sub.release(state)
+        sub = consumer.subscription
+        sub.remove_consumer(consumer)
+        if self.faults is not None:
+            self.faults.forget(consumer)
+        state = self.topics.get(sub.log.topic)
+        if not sub.durable and state is not None:
+            state.subscriptions.pop(sub.name, None)
+        if state is not None and state.subscriptions.get(sub.name) is sub:
+            self._dispatch(sub)
+        elif state is not None:
+            self.trim(state)
+
+    def unsubscribe(self, consumer_id: int) -> None:
+        """Delete the subscription; refused (412) while other consumers are connected."""
+        consumer = self.consumers.get(consumer_id)
+        if consumer is None:
+            return
+        sub = consumer.subscription
+        if len(sub.consumers) > 1:
+            raise BrokerError(412, "Subscription has other connected consumers")
+        state = self.topics.get(sub.log.topic)
+        if state is not None:
+            state.subscriptions.pop(sub.name, None)
+        self.close_consumer(consumer_id)
+
+    def request_disconnect(self, consumer: Consumer) -> None:
+        """Ask the server to close this consumer's socket; it gets nothing more meanwhile."""
+        if not consumer.closing:
+            consumer.closing = True
+            self._disconnects.append(consumer)
+
+    # --- consumer commands ---------------------------------------------------------------------
+
+    def ack(self, consumer_id: int, message_id: str) -> bool:
+        """Acknowledge one message for the consumer's subscription; unknown ids are ignored (False)."""
+        consumer = self.consumers.get(consumer_id)
+        entry = self._entry_of(consumer, message_id)
+        if consumer is None or entry is None:
+            return False
+        sub = consumer.subscription
+        before = sub.mark_delete
+        known = sub.ack(entry)
+        if sub.mark_delete != before or not sub.durable:
+            self.trim(self.topics[sub.log.topic])
         self._dispatch(sub)
+        return known
+
+    def reader_ack(self, consumer_id: int, message_id: str | None) -> None:
+        """Any frame from a reader frees one slot: the acknowledged message, or its oldest one."""
+        consumer = self.consumers.get(consumer_id)
+        if consumer is None or not consumer.outstanding:
+            return
+        entry = self._entry_of(consumer, message_id) if message_id else None
+        if entry is None or entry not in consumer.outstanding:
+            entry = min(consumer.outstanding)
+        self.ack(consumer_id, consumer.subscription.log.message_id(entry).decode())
+
+    def nack(self, consumer_id: int, message_id: str) -> bool:
+        """Negative ack: redelivered with redeliveryCount + 1 after the consumer's nack delay."""
+        consumer = self.consumers.get(consumer_id)
+        entry = self._entry_of(consumer, message_id)
+        if consumer is None or entry is None or not consumer.subscription.unhold(consumer, entry):
+            return False
+        self._schedule("nack", self.clock() + consumer.nack_delay, consumer, entry, 0)
+        self._dispatch(consumer.subscription)
+        return True
+
+    def permit(self, consumer_id: int, count: int) -> None:
+        """Pull mode: allow ``count`` more deliveries (ignored in push mode, as Pulsar does)."""
+        consumer = self.consumers.get(consumer_id)
+        if consumer is not None and consumer.pull and count > 0:
+            consumer.permits += count
+            self._dispatch(consumer.subscription)
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Fire due timers: nack and ack-timeout redeliveries, rate refills, delayed faults, disconnects."""
+        touched: set[Subscription] = set()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, kind, consumer, entry, serial = heapq.heappop(timers)
+            sub = consumer.subscription
+            stale = consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry)
+            if kind == "ack-timeout" and stale:
+                continue
+            sub.redeliver(entry, count=True)
+            touched.add(sub)
+        for state in self.topics.values():
+            for sub in state.subscriptions.values():
+                if sub.rate is not None:
+                    sub.rate.refill(now)
+                    touched.add(sub)
+        if self.faults is not None:
+            self.faults.now = now
+            self.faults.due(now, self._out)
+            victim = self.faults.disconnect_due(now, list(self.consumers.values()))
+            if victim is not None:
+                self.request_disconnect(victim)
+        for sub in touched:
+            if sub.consumers:
+                self._dispatch(sub)
+
+    def busy(self) -> bool:
+        """Whether ``tick`` has work soon (the server then ticks often)."""
+        if self._timers or self.config.service_rate > 0:
+            return True
+        return self.faults is not None and self.faults.pending()
+
+    # --- output --------------------------------------------------------------------------------
 
     def take_deliveries(self) -> list[Delivery]:
         """Every delivery decided since the last call, in order. The caller must send them."""
-        out, self._outbox = self._outbox, []
+        out, self._out = self._out, []
         return out
 
-    def _dispatch(self, subscription: Subscription) -> None:
-        self._outbox.extend(subscription.dispatch())
-        subscription.log.trim()
+    def take_disconnects(self) -> list[Consumer]:
+        """Consumers whose sockets the server must close (fault injection, stream deletion)."""
+        out, self._disconnects = self._disconnects, []
+        return out
 
-    def _entry_of(self, subscription: Subscription, message_id_text: str) -> int | None:
-        try:
-            ledger, entry = parse_message_id(message_id_text)
-        except ValueError:
+    # --- internals -----------------------------------------------------------------------------
+
+    def _dispatch(self, sub: Subscription) -> None:
+        if not sub.consumers or not sub.has_next():
+            return
+        faults = self.faults
+        if faults is None and not self._ack_timeouts:
+            sub.dispatch(self._out)  # the hot path: nothing to add to what the dispatcher decides
+            return
+        if faults is not None:
+            faults.now = self.clock()
+        decided: list[Delivery] = []
+        sub.dispatch(decided)
+        self._arm_ack_timeouts(decided)
+        if faults is not None and faults.delivery_faults:
+            faults.process(decided, self._out)
+        else:
+            self._out.extend(decided)
+
+    def _arm_ack_timeouts(self, deliveries: list[Delivery]) -> None:
+        now: float | None = None
+        for delivery in deliveries:
+            consumer = delivery.consumer
+            if consumer.ack_timeout and delivery.entry not in consumer.timer_serial:
+                now = self.clock() if now is None else now
+                self._timer_serial += 1
+                consumer.timer_serial[delivery.entry] = self._timer_serial
+                self._schedule("ack-timeout", now + consumer.ack_timeout, consumer, delivery.entry, self._timer_serial)
+
+    def _schedule(self, kind: str, due: float, consumer: Consumer, entry: int, serial: int) -> None:
+        self._timer_serial += 1
+        heapq.heappush(self._timers, (due, self._timer_serial, kind, consumer, entry, serial))
+
+    def trim(self, state: TopicState) -> None:
+        keep = min((s.keep_from() for s in state.subscriptions.values()), default=state.log.end)
+        state.log.trim(keep)
+
+    def _entry_of(self, consumer: Consumer | None, message_id: str | None) -> int | None:
+        if consumer is None or not isinstance(message_id, str):
             return None
-        return entry if ledger == subscription.log.ledger else None
+        try:
+            ledger, entry = wire.parse_message_id(message_id)
+        except wire.WireError:
+            return None
+        return entry if ledger == consumer.subscription.log.ledger else None
+
+    def _new_id(self) -> int:
+        value = self._next_id
+        self._next_id += 1
+        return value

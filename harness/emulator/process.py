@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import signal
 import sys
 
-from harness.emulator.server import EmulatorServer, serve
+from harness.emulator.server import EmulatorOptions, EmulatorServer, serve
 from harness.errors import HarnessError
 
 
-def run(host: str, port: int) -> int:
+def run(options: EmulatorOptions) -> int:
     """Serve until a signal arrives; returns the process exit code."""
-    return asyncio.run(_serve_until_signal(host, port))
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="emulator: %(message)s")
+    return asyncio.run(_serve_until_signal(options))
 
 
-async def _serve_until_signal(host: str, port: int) -> int:
+async def _serve_until_signal(options: EmulatorOptions) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    server = EmulatorServer(options)
     try:
-        runner, url = await serve(host, port, EmulatorServer())
+        runner, url = await serve(server)
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise HarnessError(f"cannot listen on {host}:{port}: {reason}") from None
+        ports = ", ".join(f"{options.host}:{p}" for p in [options.port, *options.extra_ports])
+        reason = {errno.EADDRINUSE: "address already in use", errno.EACCES: "permission denied"}.get(
+            exc.errno or 0, exc.strerror or str(exc)
+        )
+        raise HarnessError(f"cannot listen on {ports}: {reason}") from None
     sys.stdout.write(f"ready {url}\n")
     sys.stdout.flush()
     try:

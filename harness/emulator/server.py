@@ -1,195 +1,193 @@
-"""The emulator's aiohttp server: Pulsar WebSocket endpoints around the sans-I/O broker.
+"""The emulator's aiohttp server: GDN REST, Pulsar WebSockets, a tick loop, optional TLS.
 
-A thin loop: each frame received is fed to the :class:`~harness.emulator.core.Broker`, and the
-deliveries it decides are queued on the consumers' connections, each drained by its own sender
-task so one slow consumer never stalls a producer.
+One catch-all route: the path is normalised (doubled leading slashes collapse, as the seed's
+jsc8 flow sends ``//_ws/...``), WebSocket upgrades go to :mod:`harness.emulator.sockets`,
+everything else to :mod:`harness.emulator.rest`. Under ``/_ws/ws/v2/`` (the GDN gateway) a
+socket needs credentials and an existing stream; under ``/ws/v2/`` (a plain Pulsar proxy, which
+the load harness uses) topics are created on first use and no credentials are needed unless
+``require_auth`` is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import time
+import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from harness import wire
-from harness.emulator.core import MAX_RECEIVER_QUEUE, Broker, BrokerError, Delivery
+from harness.emulator import sockets, tls
+from harness.emulator.auth import Authenticator, Principal
+from harness.emulator.config import BrokerConfig
+from harness.emulator.connection import Connection
+from harness.emulator.core import Broker
+from harness.emulator.faults import FaultInjector, FaultSpec
+from harness.emulator.frames import PublishTimeFormatter
+from harness.emulator.profiles import RegionProfile
+from harness.emulator.rest import GdnApi, error_response
+from harness.emulator.truth import TruthLog
 
 log = logging.getLogger("harness.emulator")
 
-#: Pulsar's WebSocketError code for an unparseable command, sent as a close reason.
-FAILED_TO_DESERIALIZE = 3
+#: Tick period while timers, rate caps or faults are pending, and while idle.
+BUSY_TICK_S, IDLE_TICK_S = 0.005, 0.05
+#: How long shutdown waits for clients to answer the close frames.
+SHUTDOWN_WAIT_S = 0.5
 
 
-@dataclass(eq=False)
-class ConsumerConnection:
-    """Frames waiting to go out on one consumer's socket."""
-
-    ws: web.WebSocketResponse
-    pending: list[str] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def send_loop(self) -> None:
-        while not self.ws.closed:
-            await self.wake.wait()
-            self.wake.clear()
-            frames, self.pending = self.pending, []
-            for frame in frames:
-                if self.ws.closed:
-                    return
-                await self.ws.send_str(frame)
+@dataclass
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    extra_ports: list[int] = field(default_factory=list)
+    cert_dir: Path | None = None  # TLS when set
+    profile: RegionProfile | None = None
+    faults: list[FaultSpec] = field(default_factory=list)
+    fault_seed: int | None = None
+    truth_log: Path | None = None
+    round_robin_batch: int = 20
+    max_backlog_messages: int = 2_000_000
+    required_key: str | None = None
+    required_password: str | None = None
+    require_auth: bool = False  # also on plain /ws/v2/ paths
+    otp_ttl_s: float = 60.0
 
 
 class EmulatorServer:
-    """Routes WebSocket handshakes to producer and consumer sessions on one broker."""
+    """The broker, its REST API and WebSocket sessions, as one aiohttp application."""
 
-    def __init__(self, broker: Broker | None = None) -> None:
-        self.broker = broker or Broker(clock=time.time)
-        self.connections: dict[int, ConsumerConnection] = {}
-        self.app = web.Application()
-        self.app.router.add_route("GET", "/{tail:.*}", self.handle)
+    def __init__(self, options: EmulatorOptions | None = None) -> None:
+        self.options = options = options or EmulatorOptions()
+        self.clock = time.time
+        seed = options.fault_seed if options.fault_seed is not None else random.SystemRandom().getrandbits(64)
+        self.rng = random.Random(seed)
+        self.truth = TruthLog(options.truth_log) if options.truth_log else None
+        faults = None
+        if options.faults:
+            sink = self.truth.write if self.truth else (lambda record: None)
+            faults = FaultInjector(options.faults, random.Random(seed), sink)
+        profile = options.profile
+        config = BrokerConfig(
+            round_robin_batch=options.round_robin_batch,
+            max_backlog_messages=options.max_backlog_messages,
+            service_rate=profile.service_rate if profile else 0.0,
+        )
+        self.broker = Broker(self.clock, config, self.rng, faults)
+        self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)
+        self.api = GdnApi(self.broker, self.auth)
+        self.connections: dict[int, Connection] = {}
+        self.session = sockets.Session(
+            self.broker, self.route, self.connections, self._new_connection, PublishTimeFormatter()
+        )
+        self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
+        self.app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.app.on_startup.append(self._start_ticking)
+        self.app.on_shutdown.append(self._close_sockets)
+        self.app.on_cleanup.append(self._stop_ticking)
+        self._ticker: asyncio.Task[None] | None = None
+        self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    def _new_connection(self, ws: web.WebSocketResponse) -> Connection:
+        conn = Connection(ws, self.clock, self.options.profile, self.rng)
+        self._open.add(conn)
+        return conn
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        """On shutdown, close every socket at once (going away) instead of waiting for each client."""
+        closes = [conn.ws.close(code=1001, message=b"emulator shutting down") for conn in self._open]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), SHUTDOWN_WAIT_S)
+
+    # --- requests ------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.raw_path.split("?", 1)[0].lstrip("/")
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._socket(request, path)
+        response = await self.api.handle(request, path)
+        return response if response is not None else error_response(404, f"unknown path {path[:100]}")
+
+    async def _socket(self, request: web.Request, path: str) -> web.StreamResponse:
+        gateway = path.startswith(wire.MACROMETA_WS_PREFIX + "/")
         try:
-            target = wire.parse_ws_path(request.path)
+            target = wire.parse_ws_path(path)
         except wire.WireError as exc:
-            return _error(404, str(exc))
-        if target.role == "producer":
-            return await self._producer(request, target)
-        if target.role == "consumer":
-            return await self._consumer(request, target)
-        return _error(404, f"{target.role} endpoint is not served")
+            known = any(f"/ws/v2/{role}/" in path for role in wire.ROLES)
+            return sockets.refuse(400 if known else 404, str(exc)[:200])
+        if gateway or self.options.require_auth:
+            principal = self._ws_principal(request)
+            if principal is None:
+                return sockets.refuse(401, "Failed to authenticate")
+            if principal.tenant != target.topic.tenant:
+                return sockets.refuse(403, "Not authorized")
+        handler = {"producer": sockets.producer, "consumer": sockets.consumer, "reader": sockets.reader}[target.role]
+        return await handler(request, target, self.session, not gateway)
 
-    async def _producer(self, request: web.Request, target: wire.WsPath) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=wire.MAX_TEXT_FRAME_BYTES)
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            ack = self._publish(target.topic, msg.data)
-            await ws.send_str(wire.encode_publish_ack(ack))
-        return ws
+    def _ws_principal(self, request: web.Request) -> Principal | None:
+        otp = request.query.get("otp")
+        if otp:
+            return self.auth.redeem_otp(otp)
+        return self.auth.from_header(request.headers.get("Authorization"))
 
-    def _publish(self, topic: wire.Topic, text: str) -> wire.PublishAck:
-        try:
-            frame = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            return wire.PublishAck("send-error:3", error=f"Failed to de-serialize from JSON: {exc}")
-        if not isinstance(frame, dict):
-            return wire.PublishAck("send-error:3", error="Failed to de-serialize from JSON")
-        context = frame.get("context")
-        context = None if context is None else str(context)
-        payload = frame.get("payload")
-        if not isinstance(payload, str):
-            return wire.PublishAck("send-error:7", context=context, error="Invalid message-payload: missing payload")
-        try:
-            wire.decode_payload(payload)
-        except wire.WireError:
-            return wire.PublishAck("send-error:7", context=context, error="Invalid Base64 message-payload")
-        properties = frame.get("properties") or {}
-        key = frame.get("key")
-        message_id = self.broker.publish(
-            topic,
-            payload,
-            {str(k): str(v) for k, v in properties.items()} if isinstance(properties, dict) else {},
-            None if key is None else str(key),
-            None if frame.get("eventTime") is None else str(frame["eventTime"]),
-        )
-        self._route()
-        return wire.PublishAck("ok", message_id=message_id, context=context)
+    # --- the broker's output -------------------------------------------------------------------
 
-    async def _consumer(self, request: web.Request, target: wire.WsPath) -> web.StreamResponse:
-        query = request.query
-        sub_type = query.get("subscriptionType", "Exclusive")
-        if sub_type not in wire.SUBSCRIPTION_TYPES:
-            return _error(400, f"Invalid query params: Invalid subscriptionType {sub_type}")
-        try:
-            queue = int(query.get("receiverQueueSize", MAX_RECEIVER_QUEUE))
-        except ValueError:
-            return _error(400, "Invalid query params: receiverQueueSize is not a number")
-        assert target.subscription is not None
-        try:
-            consumer_id = self.broker.subscribe(
-                target.topic, target.subscription, sub_type, query.get("consumerName", ""), queue
-            )
-        except BrokerError as exc:
-            return _error(exc.status, f"Failed to subscribe: {exc.reason}")
-        ws = web.WebSocketResponse(max_msg_size=wire.MAX_TEXT_FRAME_BYTES)
-        connection = ConsumerConnection(ws)
-        self.connections[consumer_id] = connection  # before any await: deliveries may be routed to it
-        sender: asyncio.Task[None] | None = None
-        try:
-            await ws.prepare(request)
-            sender = asyncio.create_task(connection.send_loop())
-            self._route()
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                if not self._command(consumer_id, msg.data):
-                    await ws.close(code=1003, message=b"Failed to de-serialize from JSON")
-                    break
-        finally:
-            self.connections.pop(consumer_id, None)
-            self.broker.close_consumer(consumer_id)
-            self._route()
-            if sender is not None:
-                connection.wake.set()
-                sender.cancel()
-        return ws
+    def route(self) -> None:
+        """Queue every delivery the broker decided on its consumer's connection; start requested closes."""
+        broker = self.broker
+        connections = self.connections
+        for delivery in broker.take_deliveries():
+            conn = connections.get(delivery.consumer.id)
+            if conn is not None:
+                conn.push(delivery.frame)
+        for consumer in broker.take_disconnects():
+            conn = connections.get(consumer.id)
+            if conn is not None:
+                conn.close_after_sending(sockets.CLOSE_FAULT, "disconnected by the emulator")
 
-    def _command(self, consumer_id: int, text: str) -> bool:
-        """Apply one consumer command; False when it cannot be parsed (the session is closed)."""
-        try:
-            command = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(command, dict):
-            return False
-        if command.get("type") in (None, "ack"):
-            message_id = command.get("messageId")
-            if isinstance(message_id, str):
-                self.broker.ack(consumer_id, message_id)
-                self._route()
-        return True
+    async def _tick_forever(self) -> None:
+        broker = self.broker
+        while True:
+            await asyncio.sleep(BUSY_TICK_S if broker.busy() else IDLE_TICK_S)
+            try:
+                broker.tick(self.clock())
+                self.route()
+                if self.truth is not None:
+                    self.truth.flush()
+            except Exception:  # noqa: BLE001 - a bug in one tick must not stop every timer
+                log.exception("emulator tick failed")
 
-    def _route(self) -> None:
-        for delivery in self.broker.take_deliveries():
-            self._queue(delivery)
+    async def _start_ticking(self, _: web.Application) -> None:
+        self._ticker = asyncio.create_task(self._tick_forever())
 
-    def _queue(self, delivery: Delivery) -> None:
-        connection = self.connections.get(delivery.consumer_id)
-        if connection is None:
-            return  # the consumer is gone; the broker already put the message back for others
-        stored = delivery.message
-        frame = wire.encode_message(
-            wire.Message(
-                message_id=delivery.message_id,
-                payload_b64=stored.payload_b64,
-                properties=stored.properties,
-                publish_time=wire.format_publish_time(stored.publish_time),
-                redelivery_count=delivery.redelivery_count,
-                key=stored.key,
-                event_time=stored.event_time,
-            )
-        )
-        connection.pending.append(frame)
-        connection.wake.set()
+    async def _stop_ticking(self, _: web.Application) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self.truth is not None:
+            self.truth.close()
 
 
-def _error(status: int, reason: str) -> web.Response:
-    log.info("refused: %d %s", status, reason)
-    return web.Response(status=status, text=reason)
-
-
-async def serve(host: str, port: int, server: EmulatorServer | None = None) -> tuple[web.AppRunner, str]:
-    """Start listening; returns the runner (for cleanup) and the base URL actually bound."""
-    emulator = server or EmulatorServer()
-    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
+async def serve(server: EmulatorServer) -> tuple[web.AppRunner, str]:
+    """Start listening on every configured port; returns the runner and the primary base URL."""
+    options = server.options
+    context = tls.prepare(options.cert_dir, (options.host,)) if options.cert_dir else None
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=False)
-    await site.start()
-    bound_port = runner.addresses[0][1] if runner.addresses else port
-    return runner, f"http://{host}:{bound_port}"
+    try:
+        primary = web.TCPSite(runner, options.host, options.port, ssl_context=context, reuse_address=False)
+        await primary.start()
+        bound = runner.addresses[0][1] if runner.addresses else options.port
+        for port in options.extra_ports:
+            await web.TCPSite(runner, options.host, port, ssl_context=context, reuse_address=False).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    scheme = "https" if context else "http"
+    return runner, f"{scheme}://{options.host}:{bound}"

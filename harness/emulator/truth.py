@@ -1,0 +1,34 @@
+"""The truth log: one JSON line per injected fault, flushed often so a crash loses little."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harness.errors import HarnessError
+
+
+class TruthLog:
+    """Appends fault records to a file; ``flush`` on the server's tick and at shutdown."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._file = path.open("ab")
+        except OSError as exc:
+            raise HarnessError(f"cannot write the truth log {path}: {exc.strerror or exc}") from None
+        self._pending: list[bytes] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._pending.append(orjson.dumps(record) + b"\n")
+
+    def flush(self) -> None:
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+            self._file.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()

@@ -1,0 +1,61 @@
+"""Producer frames in and message frames out, byte for byte as the reference describes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from harness.emulator.frames import Publish, PublishRejected, PublishTimeFormatter, parse_publish, publish_error
+from harness.emulator.profiles import BUILTIN_PROFILES, load_profile
+from harness.errors import HarnessError
+
+TIME = PublishTimeFormatter()(1.5)
+
+
+def test_a_publish_becomes_a_fragment_of_the_message_frame() -> None:
+    parsed = parse_publish(b'{"payload":"eA==","properties":{"a":"1"},"context":"c","key":"k"}', TIME)
+    assert isinstance(parsed, Publish) and parsed.context == "c" and parsed.key == "k"
+    fields = orjson.loads(b"{" + parsed.fragment + b"}")
+    assert fields == {
+        "payload": "eA==",
+        "properties": {"a": "1"},
+        "publishTime": "1970-01-01T00:00:01.500+00:00",
+        "key": "k",
+    }
+
+
+def test_unpadded_base64_is_accepted_and_re_encoded_like_java_does() -> None:
+    parsed = parse_publish(b'{"payload":"aGVsbG8"}', TIME)
+    assert isinstance(parsed, Publish) and b'"payload":"aGVsbG8="' in parsed.fragment
+
+
+def test_scalar_properties_are_strings_and_nested_ones_refused() -> None:
+    parsed = parse_publish(b'{"payload":"eA==","properties":{"n":5,"b":true}}', TIME)
+    assert isinstance(parsed, Publish) and b'"properties":{"n":"5","b":"true"}' in parsed.fragment
+    refused = parse_publish(b'{"payload":"eA==","properties":{"n":[1]},"context":"c"}', TIME)
+    assert isinstance(refused, PublishRejected) and refused.code == 3
+
+
+def test_send_errors_echo_the_context_only_when_known() -> None:
+    rejected = parse_publish(b'{"payload":"%%%","context":"7"}', TIME)
+    assert isinstance(rejected, PublishRejected)
+    assert orjson.loads(publish_error(rejected)) == {
+        "result": "send-error:7",
+        "errorMsg": "Invalid Base64 message-payload",
+        "context": "7",
+    }
+
+
+def test_profiles_builtin_and_from_toml(tmp_path: Path) -> None:
+    assert set(BUILTIN_PROFILES) == {"us-east", "eu-west", "ap-south"}
+    rates = sorted(p.service_rate for p in BUILTIN_PROFILES.values())
+    assert len(set(rates)) == 3
+    path = tmp_path / "lab.toml"
+    path.write_text("latency_ms = 20\njitter_ms = 2.5\nservice_rate = 300\n")
+    profile = load_profile(str(path))
+    assert (profile.name, profile.latency_ms, profile.jitter_ms, profile.service_rate) == ("lab", 20.0, 2.5, 300.0)
+    path.write_text("latency_ms = 1\njitter_ms = 2\n")
+    with pytest.raises(HarnessError, match="jitter_ms must not exceed latency_ms"):
+        load_profile(str(path))
