@@ -37,7 +37,8 @@ CASES = [
 def run_with_fault(tmp_path: Path, spec: str, subscription_type: str) -> tuple[Path, Path, int, str]:
     truth = tmp_path / "truth.jsonl"
     extra = ["--fault", spec, "--fault-seed", "7", "--truth-log", str(truth)]
-    consumers = "1" if subscription_type == "Exclusive" else "2"
+    # On Exclusive one producer, so every swap the emulator makes breaks that producer's order.
+    consumers = producers = "1" if subscription_type == "Exclusive" else "2"
     with EmulatorProcess(extra_args=extra) as emulator:
         result = run_cli(
             [
@@ -50,10 +51,12 @@ def run_with_fault(tmp_path: Path, spec: str, subscription_type: str) -> tuple[P
                 subscription_type,
                 "--consumers",
                 consumers,
+                "--producers",
+                producers,
                 "--duration",
                 "3",
                 "--rate",
-                "50",
+                "100" if producers == "1" else "50",
                 "--reports-dir",
                 str(tmp_path),
                 "--run-id",

@@ -80,12 +80,23 @@ def test_every_disagreement_is_a_mismatch() -> None:
 
 
 def test_reorder_must_show_as_an_order_violation_only_where_order_is_promised() -> None:
-    faults = [Fault(1, "reorder", "m", "w0-p1/2", "w0-c1")]
-    assert compare_truth(faults, CheckerView(classes={})) == []
-    ordered = CheckerView(classes={}, ordered=True)
+    """Overtaken by a later message of its own producer, on an ordered subscription: a violation."""
+    faults = [Fault(1, "reorder", "m", "w0-p1/2", "w0-c1", detail="after n")]
+    overtaken = {"w0-p1/2": "w0-p1/3"}
+    assert compare_truth(faults, CheckerView(classes={}, overtaken_by=overtaken)) == []
+    ordered = CheckerView(classes={}, ordered=True, overtaken_by=overtaken)
     assert compare_truth(faults, ordered) == [Mismatch("w0-p1/2", "an order violation", "in order", "reorder")]
-    late = CheckerView(classes={}, ordered=True, order_late=frozenset({"w0-p1/2", "w0-p1/4"}))
+    late = CheckerView(classes={}, ordered=True, order_late=frozenset({"w0-p1/2", "w0-p1/4"}), overtaken_by=overtaken)
     assert compare_truth(faults, late) == [Mismatch("w0-p1/4", "in order", "an order violation", None)]
+
+
+def test_reorder_across_producers_breaks_no_order() -> None:
+    """Swapped with another producer's message, per-producer order still holds."""
+    faults = [Fault(1, "reorder", "m", "w0-p1/2", "w0-c1", detail="after n")]
+    view = CheckerView(classes={}, ordered=True, overtaken_by={"w0-p1/2": "w0-p2/9"})
+    assert compare_truth(faults, view) == []
+    unknown = CheckerView(classes={}, ordered=True)
+    assert compare_truth(faults, unknown) == []
 
 
 def test_checker_view_from_a_literal_log() -> None:
