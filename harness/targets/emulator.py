@@ -102,6 +102,7 @@ class EmulatorTarget(PulsarTarget):
             return
         self.process = EmulatorProcess()
         self._base = websocket_base(self.process.start())
+        super().prepare()
 
     def close(self) -> None:
         if self.process is not None:
