@@ -8,6 +8,7 @@ can never disagree. Validation turns every bad value into one line naming the op
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -272,14 +273,22 @@ def _at_least(flag: str, value: float, low: float) -> None:
 
 
 def add_options(parser: argparse.ArgumentParser, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> None:
-    """Add the options to a plain argparse parser (the ``streamharness load`` command)."""
+    """Add the options to a plain argparse parser (the ``streamharness load`` command).
+
+    As in Locust, ``STREAMHARNESS_<NAME>`` environment variables give the defaults, so secrets can
+    stay off the command line.
+    """
     for spec in specs:
+        default = spec.default
+        if spec.env_var in os.environ:
+            try:
+                default = spec.type(os.environ[spec.env_var])
+            except ValueError:
+                raise SettingsError(f"{spec.env_var}: not a valid value for {spec.flag}") from None
         if spec.is_flag:
-            parser.add_argument(spec.flag, action="store_true", default=spec.default, help=spec.help)
+            parser.add_argument(spec.flag, action="store_true", default=default, help=spec.help)
         else:
-            parser.add_argument(
-                spec.flag, type=spec.type, default=spec.default, help=spec.help, metavar=spec.dest.upper()
-            )
+            parser.add_argument(spec.flag, type=spec.type, default=default, help=spec.help, metavar=spec.dest.upper())
 
 
 def to_arguments(settings: LoadSettings, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> list[str]:

@@ -79,7 +79,7 @@ class Consumer(StreamUser):
         self.runtime.counters.consumers_connected += 1
         if self.settings.pull_mode:
             self.unpermitted = 0
-            conn.send(wire.encode_permit(self.settings.permits))
+            self.send_from_rx(conn, wire.encode_permit(self.settings.permits))
 
     def on_disconnected(self) -> str:
         self.runtime.counters.consumers_connected -= 1
@@ -89,6 +89,7 @@ class Consumer(StreamUser):
 
     def on_stop(self) -> None:
         if self.acker is not None:
+            self.wait_for_send()
             self.acker.kill(block=True, timeout=2)
         super().on_stop()
 
@@ -120,13 +121,12 @@ class Consumer(StreamUser):
         self.fire("deliver", latency_ms, length=size)
         if self.settings.pull_mode:
             self.unpermitted += 1
-            if self.unpermitted >= self.permit_batch:
-                conn.send(wire.encode_permit(self.unpermitted))
+            if self.unpermitted >= self.permit_batch and self.send_from_rx(conn, wire.encode_permit(self.unpermitted)):
                 self.unpermitted = 0
         if self.settings.nack_probability and self.rng.random() < self.settings.nack_probability:
-            conn.send(wire.encode_nack(message_id))
-            runtime.record(schema.NACK, self.actor, uid=stamp.uid, msg_id=message_id)
-            counts.nacked += 1
+            if self.send_from_rx(conn, wire.encode_nack(message_id)):
+                runtime.record(schema.NACK, self.actor, uid=stamp.uid, msg_id=message_id)
+                counts.nacked += 1
             return
         if self.processing_s:
             gevent.sleep(self.processing_s)
@@ -138,7 +138,8 @@ class Consumer(StreamUser):
         self._ack(conn, message_id, stamp.uid)
 
     def _ack(self, conn: WsConnection, message_id: str, uid: str) -> None:
-        conn.send(wire.encode_ack(message_id))
+        if not self.send_from_rx(conn, wire.encode_ack(message_id)):
+            return  # the socket closed meanwhile: the endpoint redelivers the message to someone
         self.runtime.record(schema.ACK, self.actor, uid=uid, msg_id=message_id)
         self.counts.acked += 1
         self.runtime.counters.acked += 1

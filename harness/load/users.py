@@ -38,6 +38,7 @@ class StreamUser(User):
         self.conn: WsConnection | None = None
         self.rx: Greenlet | None = None
         self._failures = 0
+        self._in_send = False  # the receive greenlet is writing a frame: not a moment to kill it
         self._request = self.environment.events.request
         self._context = {"actor": self.actor}
 
@@ -92,11 +93,33 @@ class StreamUser(User):
                 self.fire("receive", None, exception=exc, length=len(data))
                 self.runtime.record(schema.ERROR, self.actor, detail=f"receive: {type(exc).__name__}: {exc}")
 
+    def send_from_rx(self, conn: WsConnection, frame: str | bytes) -> bool:
+        """Send from the receive greenlet; False when the socket is closed (the frame is not sent).
+
+        A kill never lands inside this send (see :meth:`drop_connection`), so a frame is either
+        sent whole and recorded, or not sent at all.
+        """
+        if conn.closed:
+            return False
+        self._in_send = True
+        try:
+            conn.send(frame)
+        finally:
+            self._in_send = False
+        return True
+
+    def wait_for_send(self, limit_s: float = 1.0) -> None:
+        """Let a frame being written from the receive side finish before that greenlet is killed."""
+        deadline = time.perf_counter() + limit_s
+        while self._in_send and time.perf_counter() < deadline:
+            gevent.sleep(0.001)
+
     def drop_connection(self, reason: str) -> None:
         """Close the socket and kill its receive greenlet; records one disconnect row."""
         conn, self.conn = self.conn, None
         if self.rx is not None:
             if self.rx is not gevent.getcurrent():
+                self.wait_for_send()
                 self.rx.kill(block=True, timeout=2)
             self.rx = None
         if conn is not None:
