@@ -18,6 +18,7 @@ import gevent
 
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
+from harness.load.clocks import clock_record
 from harness.load.runtime import Phase, Runtime
 from harness.load.stages import Stage
 
@@ -120,19 +121,6 @@ class Coordinator:
         if not isinstance(runner, MasterRunner):
             return []
         return sorted(self.node_tags.get(node.id, node.id) for node in runner.clients.missing)
-
-
-def clock_record(start: dict[str, tuple[int, int]], end: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """run.json's clock keys: the mean of the start and end offsets; uncertainty covers their drift."""
-    offsets: dict[str, int] = {}
-    uncertainty: dict[str, int] = {}
-    for tag in sorted(set(start) | set(end)):
-        samples = [s for s in (start.get(tag), end.get(tag)) if s is not None]
-        values = [s[0] for s in samples]
-        offsets[tag] = round(sum(values) / len(values))
-        uncertainty[tag] = max(s[1] for s in samples) + (max(values) - min(values)) // 2
-    pings = {tag: {"start": start.get(tag), "end": end.get(tag)} for tag in offsets}
-    return {"clock_offsets_ns": offsets, "clock_uncertainty_ns": uncertainty, "clock_pings": pings}
 
 
 def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage]) -> None:

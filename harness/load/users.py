@@ -1,9 +1,9 @@
 """Locust users: the socket-owning base class; producers and consumers live in their own modules.
 
-Every send, publish ack and delivery is also fired as a Locust request event (type ``WS``; names
-``send``, ``publish``, ``deliver``, ``connect``, ``receive``), so the live statistics mean
-something: ``send``'s response time is the schedule lag, ``publish``'s the time to the publish ack
-and ``deliver``'s the end-to-end latency, all in milliseconds.
+Every publish ack and delivery is also fired as a Locust request event (type ``WS``; names
+``publish``, ``deliver``, ``connect``, and ``send``, ``receive`` and ``ack`` for failures), so the
+live statistics mean something: ``publish``'s response time is the time to the publish ack and
+``deliver``'s the end-to-end latency, in milliseconds.
 """
 
 from __future__ import annotations
