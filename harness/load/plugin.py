@@ -4,7 +4,7 @@ On the master (or the only process) ``init`` validates the settings and prepares
 (starting the emulator if that is the target), so bad input stops the run before any load, and
 ``test_start`` opens a run folder and starts the run controller. Workers get the settings with
 the first spawn message and send their events to the master (or keep them on disk). Event writers
-are flushed every half second, when the run stops, when Locust quits (SIGINT and SIGTERM
+are flushed every 0.2 s, when the run stops, when Locust quits (SIGINT and SIGTERM
 included) and at interpreter exit.
 """
 
@@ -40,8 +40,9 @@ from harness.targets import make_target
 
 log = logging.getLogger("harness.load")
 
-FLUSH_INTERVAL_S = 0.5
-_COORDINATORS: dict[int, Coordinator] = {}
+FLUSH_INTERVAL_S = 0.2
+#: Rows written per step of a periodic flush; other greenlets run between steps.
+FLUSH_CHUNK_ROWS = 1000
 
 
 def register(events: Events) -> None:
@@ -51,8 +52,6 @@ def register(events: Events) -> None:
     events.test_start.add_listener(_on_test_start)
     events.test_stop.add_listener(_on_test_stop)
     events.quitting.add_listener(_on_quitting)
-    events.report_to_master.add_listener(_on_report_to_master)
-    events.worker_report.add_listener(_on_worker_report)
 
 
 def _fail(message: str) -> None:
@@ -68,6 +67,11 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
     if runtime.role == "worker":
         runtime.worker_tag = f"w{max(0, getattr(runner, 'worker_index', 0))}"
         channel.register_worker_side(runtime, runner)
+
+        def report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+            data["streamharness"] = runtime.counters.take_delta()  # the master's Delivery tab folds these
+
+        environment.events.report_to_master.add_listener(report)
         return  # settings arrive from the master with the first spawn message
     try:
         settings = LoadSettings.from_namespace(environment.parsed_options)
@@ -83,7 +87,13 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
         environment.parsed_options.url = target.base_url  # workers learn the endpoint from the master
     coordinator = Coordinator(runtime)
     coordinator.register(runner)
-    _COORDINATORS[id(environment)] = coordinator
+    runtime.coordinator = coordinator
+
+    def fold(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        if data.get("streamharness"):
+            runtime.live.merge(data["streamharness"])
+
+    environment.events.worker_report.add_listener(fold)
     if runtime.role == "local":
         channel.register_worker_side(runtime, runner)
     if web_ui is not None:
@@ -142,7 +152,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     runtime.begin_run(run)
     if runtime.role != "worker":
         run.write()
-        coordinator = _COORDINATORS[id(environment)]
+        coordinator = runtime.coordinator
+        assert coordinator is not None
         coordinator.begin(EventStore(folder.events_dir) if runtime.role == "master" else None)
         stages = StreamShape.stages or stages_from_settings(settings)
         gevent.spawn(_drive, runtime, coordinator, stages)
@@ -172,7 +183,13 @@ def _drive(runtime: Runtime, coordinator: Coordinator, stages: Any) -> None:
 def _flush_periodically(runtime: Runtime, run: ActiveRun) -> None:
     while runtime.run is run and run.writer is not None and not run.writer.closed:
         gevent.sleep(FLUSH_INTERVAL_S)
-        run.writer.flush()
+        run.writer.flush(FLUSH_CHUNK_ROWS, pause=_yield)
+
+
+def _yield() -> None:
+    # a timed sleep, not sleep(0): only a pass through the event loop lets due timers (the producers'
+    # schedules) and sockets run between chunks
+    gevent.sleep(0.0005)
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
@@ -199,29 +216,10 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     if runtime.run is not None:
         runtime.run.finish(completed=False)
         runtime.run.close()
-    coordinator = _COORDINATORS.get(id(environment))
-    if coordinator is not None:
-        coordinator.begin(None)
+    if runtime.coordinator is not None:
+        runtime.coordinator.begin(None)
     if runtime.target is not None:
         runtime.target.close()
-
-
-def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    for runtime in _worker_runtimes():
-        data["streamharness"] = runtime.counters.take_delta()
-
-
-def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    delta = data.get("streamharness")
-    if delta:
-        for coordinator in _COORDINATORS.values():
-            coordinator.runtime.live.merge(delta)
-
-
-def _worker_runtimes() -> list[Runtime]:
-    from harness.load.runtime import _RUNTIMES
-
-    return [runtime for runtime in _RUNTIMES.values() if runtime.role == "worker"]
 
 
 def _close(runtime: Runtime) -> None:

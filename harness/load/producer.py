@@ -58,6 +58,8 @@ class Producer(StreamUser):
         while True:
             if runtime.phase is not Phase.PRODUCING:
                 self.schedule = None  # the next stage starts its own schedule
+                if runtime.phase is Phase.WAITING:
+                    self.connected()  # open the socket before producing starts: no connect storm then
                 gevent.sleep(IDLE_POLL_S)
                 continue
             if not self.connected():

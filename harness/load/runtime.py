@@ -23,6 +23,8 @@ from harness.targets.base import Target
 if TYPE_CHECKING:
     from locust.env import Environment
 
+    from harness.load.controller import Coordinator
+
 
 class Phase(enum.Enum):
     """Where a run is: consumers subscribe first, producers send, then consumers drain."""
@@ -84,6 +86,7 @@ class Runtime:
         self.counters = ProcessCounters()
         self.monitor = GeneratorMonitor()
         self.live = LiveView()  # read on the master (or local process) only
+        self.coordinator: Coordinator | None = None  # the master's (or local process's) view of its workers
         self.worker_tag = "w0"
         self.secrets: dict[str, str] = {}  # secret settings as given at start (the web form shows them blank)
         self.users_wanted = True  # the shape spawns every user until the controller stops them

@@ -17,6 +17,9 @@ from websocket import ABNF
 from harness.targets.base import Endpoint
 
 _TEXT = ABNF.OPCODE_TEXT
+#: websocket-client asks the socket for exactly the bytes it still lacks (2-3 reads per frame);
+#: reading ahead this much lets one read bring many small frames. Its frame buffer keeps the rest.
+READ_AHEAD_BYTES = 4096
 _DATA_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
 
 
@@ -54,7 +57,20 @@ class WsConnection:
         except (OSError, ssl.SSLError, websocket.WebSocketException) as exc:
             raise ConnectError(f"cannot connect: {exc}") from None
         self._ws.settimeout(None)
+        self._read_ahead()
         self.closed = False
+
+    def _read_ahead(self) -> None:
+        buffer = getattr(self._ws, "frame_buffer", None)
+        read = getattr(buffer, "recv", None)
+        if buffer is None or read is None:
+            return  # another websocket-client layout: keep its own reads
+
+        def read_ahead(size: int) -> bytes:
+            data: bytes = read(max(size, READ_AHEAD_BYTES))
+            return data
+
+        buffer.recv = read_ahead
 
     def send(self, frame: str | bytes) -> None:
         """Send one text frame (bytes must be UTF-8 already)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.events import schema
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli, timeout
+from tests.integration.garbage_server import garbage_server
 from tests.integration.locust_runs import assert_every_published_message_acked_once, rows, run_locust
 
 pytestmark = pytest.mark.slow
@@ -74,6 +78,9 @@ def test_two_local_workers_yield_one_merged_correct_event_log(tmp_path: Path) ->
     assert all(abs(v) < 50_000_000 for v in manifest["clock_offsets_ns"].values())  # one host: near zero
     assert set(manifest["generator"]["per_worker"]) == {"w0", "w1"}
     assert manifest["events_recorded"] == len(run.events)
+    last = run.events.sort_values("t_ns").groupby("actor").tail(1)
+    stopped = last[last["actor"] != "controller"]
+    assert (stopped["kind"] == schema.DISCONNECT).all() and stopped["detail"].str.startswith("user stopped").all()
 
 
 def test_events_kept_on_workers_are_merged_by_collect(tmp_path: Path) -> None:
@@ -126,3 +133,33 @@ def test_exclusive_subscription_with_one_consumer(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert_every_published_message_acked_once(run)
     assert set(rows(run, schema.CONNECT)["detail"]) >= {"Exclusive"}
+
+
+def test_bad_frames_are_counted_as_failures_and_the_receive_loops_go_on(tmp_path: Path) -> None:
+    with garbage_server() as url:
+        args = ["--target", "pulsar", "--url", url, "--duration", "2", "--rate", "20", "--drain-timeout", "1"]
+        result, run = run_locust([*args, "--csv", str(tmp_path / "stats")], tmp_path / "reports")
+    assert result.returncode == 1, "failures must fail the Locust run"
+    stats = (tmp_path / "stats_stats.csv").read_text()
+    receive = next(line for line in stats.splitlines() if ",receive," in line).split(",")
+    assert int(receive[3]) == int(receive[2]) >= 40  # every bad frame is a failed "receive" request
+    errors = rows(run, schema.ERROR)
+    assert errors["detail"].str.startswith("receive: WireError").sum() >= 40
+    assert run.manifest["drained"] is False  # nothing was acknowledged, and the run says so
+
+
+def test_options_come_from_locust_conf_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "locust.conf").write_text("rate = 40\nproducers = 1\nduration = 1\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.locust]\nconsumers = 3\nsubscription = "from-pyproject"\n')
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary"]
+    result = subprocess.run(
+        [*command, "--reports-dir", str(tmp_path / "reports"), "--run-id", "conf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout(60),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    settings = json.loads((tmp_path / "reports" / "conf" / "run.json").read_text())["settings"]
+    assert (settings["rate"], settings["producers"], settings["duration"]) == (40.0, 1, 1.0)
+    assert (settings["consumers"], settings["subscription"]) == (3, "from-pyproject")
