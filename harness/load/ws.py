@@ -1,9 +1,10 @@
 """A WebSocket connection for the load users: websocket-client, cooperative under gevent.
 
 websocket-client is pure Python, so Locust's monkey-patching makes its blocking calls yield to
-other greenlets. UTF-8 validation of received frames is skipped and frames are handed over as
-bytes: validating and decoding would triple the receive cost, and the frames are JSON that orjson
-parses from bytes anyway.
+other greenlets. It does the handshake and sends; received frames are cut out of large socket
+reads by :class:`~harness.load.frames.FrameReader` and handed over as bytes, with no UTF-8
+validation (it would triple the receive cost, and the frames are JSON that orjson parses from
+bytes anyway).
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ import ssl
 import websocket
 from websocket import ABNF
 
+from harness.load.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_TEXT,
+    FrameError,
+    FrameReader,
+    close_code,
+)
 from harness.targets.base import Endpoint
 
 _TEXT = ABNF.OPCODE_TEXT
-#: websocket-client asks the socket for exactly the bytes it still lacks (2-3 reads per frame);
-#: reading ahead this much lets one read bring many small frames. Its frame buffer keeps the rest.
-READ_AHEAD_BYTES = 4096
-_DATA_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
+#: Bytes asked of the socket per read: many small frames at once.
+READ_BYTES = 65536
+CLOSE_WAIT_S = 1.0
 
 
 class ConnectError(Exception):
@@ -57,44 +67,71 @@ class WsConnection:
         except (OSError, ssl.SSLError, websocket.WebSocketException) as exc:
             raise ConnectError(f"cannot connect: {exc}") from None
         self._ws.settimeout(None)
-        self._read_ahead()
+        sock = self._ws.sock
+        if sock is None:
+            raise ConnectError("cannot connect: no socket after the handshake")
+        self._sock = sock
+        self._reader = FrameReader()
+        self._fragments: list[bytes] = []
+        self.close_status: int | None = None
         self.closed = False
-
-    def _read_ahead(self) -> None:
-        buffer = getattr(self._ws, "frame_buffer", None)
-        read = getattr(buffer, "recv", None)
-        if buffer is None or read is None:
-            return  # another websocket-client layout: keep its own reads
-
-        def read_ahead(size: int) -> bytes:
-            data: bytes = read(max(size, READ_AHEAD_BYTES))
-            return data
-
-        buffer.recv = read_ahead
 
     def send(self, frame: str | bytes) -> None:
         """Send one text frame (bytes must be UTF-8 already)."""
         self._ws.send(frame, _TEXT)
 
     def recv(self) -> bytes | None:
-        """The next data frame's bytes, or None once the connection is closed."""
+        """The next data message's bytes, or None once the connection is closed."""
+        if self.closed:
+            return None
         try:
-            opcode, data = self._ws.recv_data()
-        except (websocket.WebSocketConnectionClosedException, OSError):
+            return self._next_message()
+        except (OSError, FrameError, websocket.WebSocketException):
             self.closed = True
             return None
-        if opcode not in _DATA_OPCODES or not data:
-            self.closed = True
-            return None
-        return data if isinstance(data, bytes) else str(data).encode()
 
-    @property
-    def close_status(self) -> int | None:
-        status = getattr(self._ws, "close_status", None)
-        return status if isinstance(status, int) else None
+    def _next_message(self) -> bytes | None:
+        reader = self._reader
+        while True:
+            frame = reader.next_frame()
+            if frame is None:
+                data = self._sock.recv(READ_BYTES)
+                if not data:
+                    self.closed = True
+                    return None
+                reader.feed(data)
+                continue
+            opcode, fin, payload = frame
+            if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+                if fin and not self._fragments:
+                    return payload
+                self._fragments.append(payload)
+                if fin:
+                    message, self._fragments = b"".join(self._fragments), []
+                    return message
+            elif opcode == OP_PING:
+                self._ws.pong(payload)
+            elif opcode == OP_CLOSE:
+                self.close_status = close_code(payload)
+                self.close()
+                return None
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(OSError, websocket.WebSocketException):
-                self._ws.close(timeout=1)
+        """Send a close frame, wait briefly for the peer's, then drop the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError, websocket.WebSocketException, FrameError):
+            if self.close_status is None:  # we close first: the peer answers with its close frame
+                self._ws.send_close()
+                self._sock.settimeout(CLOSE_WAIT_S)
+                while (frame := self._reader.next_frame()) is None or frame[0] != OP_CLOSE:
+                    if frame is None:
+                        data = self._sock.recv(READ_BYTES)
+                        if not data:
+                            break
+                        self._reader.feed(data)
+            else:
+                self._ws.send_close()
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            self._ws.shutdown()
