@@ -4,8 +4,9 @@ The emulator is pinned to core 1 and Locust (producers, consumers, acks and even
 one process) to core 0, with ``taskset``. Each offered rate runs for DURATION_S; the figures are
 the send rate against the schedule (within 1% = the rate held), deliveries per second while
 producing, Locust's own CPU and schedule lag from run.json, and the emulator's CPU. The same run
-measures a raw websocket-client loop exchanging the same frames (tests/bench/raw_loop.py): the
-ratio to it is what Locust and the harness cost on top of the bare stack. Machines are noisy;
+measures a raw websocket-client loop exchanging the same frames (tests/bench/raw_loop.py) as fast
+as it can: the ratio of CPU per message is what Locust and the harness cost on top of the bare
+stack. Machines are noisy;
 compare ratios from one run, not absolute figures across runs.
 """
 
@@ -60,7 +61,9 @@ def locust_run(ws_base: str, total_rate: int, reports: Path, emulator_pid: int) 
     sends = int((events["kind"] == schema.SEND).sum())
     delivered = events[(events["kind"] == schema.DELIVER) & (events["t_ns"] <= stop)]
     generator = manifest.get("generator", {})
+    cpu_mean = float(generator.get("cpu_percent_mean", 0.0))
     return {
+        "cpu_us_per_msg": cpu_mean / 100 * 1e6 / max(1.0, len(delivered) / seconds),
         "offered": total_rate,
         "send_ratio": sends / (total_rate * seconds),
         "delivered_per_s": len(delivered) / seconds,
@@ -81,16 +84,18 @@ def main() -> None:
         ws_base = emulator.url.replace("http://", "ws://")
         raw = raw_loop(ws_base)
         print(
-            f"raw websocket-client loop (core 0): {raw['msgs_per_s']:,.0f} msg/s end to end "
-            f"(produce + publish ack + deliver + ack, no Locust, no event log)"
+            f"raw websocket-client loop (core 0): at most {raw['msgs_per_s']:,.0f} msg/s end to end, "
+            f"{raw['cpu_us_per_msg']:.1f} us CPU per message (produce + publish ack + deliver + ack; "
+            "no Locust, no event log)"
         )
         for total in TOTAL_RATES:
             figures = locust_run(ws_base, total, Path(tmp), emulator_pid)
             held = "held" if abs(figures["send_ratio"] - 1) <= 0.01 else "NOT held"
-            ratio = figures["delivered_per_s"] / raw["msgs_per_s"]
+            ratio = figures["cpu_us_per_msg"] / raw["cpu_us_per_msg"]
             print(
                 f"locust offered {total:>6,} msg/s: sent {figures['send_ratio']:.3f} of schedule ({held} within 1%), "
-                f"delivered {figures['delivered_per_s']:>7,.0f} msg/s = {ratio:.2f}x raw; "
+                f"delivered {figures['delivered_per_s']:>7,.0f} msg/s at "
+                f"{figures['cpu_us_per_msg']:.1f} us CPU per message = {ratio:.2f}x raw; "
                 f"locust cpu {figures['locust_cpu_mean']:.0f}%, lag p99 {figures['lag_p99_ms']:.1f} ms, "
                 f"emulator cpu {figures['emulator_cpu']:.0f}%, drained {figures['drained']}"
             )
