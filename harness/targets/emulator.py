@@ -45,7 +45,7 @@ class EmulatorProcess:
             if readable:
                 chunk = os.read(fd, 4096)
                 if not chunk:
-                    code = self.process.wait()
+                    code = self.stop()
                     raise TargetError(f"the emulator exited with code {code} before it was ready")
                 buffer += chunk
         line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()

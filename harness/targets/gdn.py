@@ -84,7 +84,7 @@ class GdnTarget(Target):
         self.tls = TlsOptions(settings.insecure, settings.ca_file)
         self.api = api_base(settings.url)
         self.session = requests.Session()
-        self.session.verify = self.tls.requests_verify()
+        self.verify = self.tls.requests_verify()
         self._authorization = ""
         self._tenant = settings.tenant
         self._ws_api = "" if settings.local_stream else self.api  # regional host for local streams, found lazily
@@ -128,7 +128,10 @@ class GdnTarget(Target):
             headers["authorization"] = self.authorization()
         base = kwargs.pop("base", self.api)
         try:
-            response = self.session.request(method, base + path, headers=headers, timeout=REST_TIMEOUT_S, **kwargs)
+            # verify per request: a session-level verify loses to REQUESTS_CA_BUNDLE in the environment
+            response = self.session.request(
+                method, base + path, headers=headers, timeout=REST_TIMEOUT_S, verify=self.verify, **kwargs
+            )
         except requests.exceptions.SSLError:
             raise TargetError(
                 f"{action}: the TLS certificate of {base} is not trusted; pass --ca-file, or --insecure to skip checks"
