@@ -204,8 +204,8 @@ COLUMNS = (
     ("in_flight", "In flight"),
     ("sent", "Sent"),
     ("publish_errors", "Publish errors"),
-    ("e2e_p50_ms", "E2E p50 (last window)"),
-    ("e2e_p99_ms", "E2E p99 (last window)"),
+    ("e2e_p50_ms", "E2E p50 ms (last 10 s)"),
+    ("e2e_p99_ms", "E2E p99 ms (last 10 s)"),
     ("fairness", "Fairness (Jain)"),
     ("link", "Report"),
 )

@@ -8,9 +8,11 @@ import pytest
 
 from harness.events import schema
 from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
-from harness.events.writer import EventWriter
+from harness.events.writer import CsvFileSink, EventWriter
+from harness.load.clocks import clock_record
 from harness.load.generator import GeneratorMonitor, combine
 from harness.load.pacing import Schedule
+from harness.load.stages import Stage, stages_from_settings
 from harness.load.stamp import PayloadSource, decoded_size, read_stamp, stamp_properties
 from harness.load.stats import Histogram, LiveView, ProcessCounters, jain_index
 from harness.settings import LoadSettings
@@ -86,8 +88,6 @@ def test_schedule_retimes_without_jumping_back() -> None:
 
 
 def test_stages_from_the_rate_profile() -> None:
-    from harness.load.stages import Stage, stages_from_settings
-
     assert stages_from_settings(LoadSettings(rate=50, duration=9)) == [Stage(9, 50)]
     steps = LoadSettings(rate_profile="step", step_rates="10, 20,40", step_seconds=5)
     assert stages_from_settings(steps) == [Stage(5, 10), Stage(5, 20), Stage(5, 40)]
@@ -109,8 +109,6 @@ def test_generator_record_marks_saturation() -> None:
 
 
 def test_clock_record_averages_start_and_end() -> None:
-    from harness.load.clocks import clock_record
-
     record = clock_record({"w1": (1000, 200)}, {"w1": (3000, 100)})
     assert record["clock_offsets_ns"] == {"w1": 2000}
     assert record["clock_uncertainty_ns"] == {"w1": 200 + 1000}
@@ -125,7 +123,7 @@ def test_shipped_batches_rebuild_the_same_file(tmp_path: Path) -> None:
         store.receive(batch)
 
     writer = EventWriter(ChannelSink("w1-42", ship))
-    local = EventWriter(__import__("harness.events.writer", fromlist=["CsvFileSink"]).CsvFileSink(tmp_path / "l.csv"))
+    local = EventWriter(CsvFileSink(tmp_path / "l.csv"))
     for i in range(MAX_BATCH_ROWS + 10):
         for w in (writer, local):
             w.record(schema.SEND, "w1-p1", uid=f"w1-p1/{i}", intended_ns=i, size=100, t_ns=i)
