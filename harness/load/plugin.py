@@ -16,6 +16,7 @@ from locust.runners import Runner
 
 import atexit
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -85,6 +86,10 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
     runtime.secrets = {spec.dest: getattr(settings, spec.dest) for spec in LOAD_OPTIONS if spec.secret}
     if environment.parsed_options is not None:
         environment.parsed_options.url = target.base_url  # workers learn the endpoint from the master
+    if getattr(environment.parsed_options, "headless", False):
+        # Headless with a shape, Locust's main waits for the shape before it installs its SIGTERM
+        # handler, so SIGTERM would kill the process outright: take Ctrl-C's orderly path instead.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     coordinator = Coordinator(runtime)
     coordinator.register(runner)
     runtime.coordinator = coordinator
