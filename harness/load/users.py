@@ -123,11 +123,14 @@ class StreamUser(User):
                 self.rx.kill(block=True, timeout=2)
             self.rx = None
         if conn is not None:
+            # stamped before the close frame goes out: the endpoint may redeliver what this user
+            # held as soon as it sees the close, and the log must show the leaving first
+            left_ns = time.time_ns()
             code = conn.close_status
             conn.close()
             note = self.on_disconnected()
             detail = reason + (f" ({code})" if code else "") + (f"; {note}" if note else "")
-            self.runtime.record(schema.DISCONNECT, self.actor, detail=detail)
+            self.runtime.record(schema.DISCONNECT, self.actor, detail=detail, t_ns=left_ns)
 
     def on_stop(self) -> None:
         self.drop_connection("user stopped")

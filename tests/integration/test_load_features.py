@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def test_churning_consumers_get_their_held_messages_redelivered(tmp_path: Path) -> None:
     args = ["--consumers", "3", "--producers", "2", "--rate", "150", "--duration", "4", "--churn-interval", "1"]
-    args += ["--processing-ms", "3", "--receiver-queue-size", "30"]
+    args += ["--processing-ms", "12", "--receiver-queue-size", "30"]  # consumers fall behind: each holds messages
     result, run = run_locust(args, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert run.manifest["completed"] is True and run.manifest["drained"] is True
