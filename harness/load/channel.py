@@ -56,7 +56,8 @@ def report_status(runtime: Runtime, runner: Runner) -> None:
     run = runtime.run
     next_cpu = time.monotonic() + CPU_SAMPLE_INTERVAL_S
     while runtime.run is run and runtime.phase not in (Phase.IDLE, Phase.DONE):
-        runner.send_message(STATUS, {"tag": runtime.worker_tag, **runtime.counters.status()})
+        status = {"tag": runtime.worker_tag, "phase": runtime.phase.value, **runtime.counters.status()}
+        runner.send_message(STATUS, status)
         if time.monotonic() >= next_cpu:
             next_cpu += CPU_SAMPLE_INTERVAL_S
             runtime.monitor.sample(keep=runtime.phase is Phase.PRODUCING)

@@ -78,6 +78,15 @@ class Coordinator:
         return sum(int(status.get(key, 0)) for status in self.runtime.live.statuses.values())
 
     def drained(self) -> bool:
+        """Every publish settled and acknowledged, by counts all taken after producing stopped.
+
+        A status sent before a worker heard of the drain may predate its last sends, so it does not
+        count; a uid acknowledged twice (a duplicate) could end the drain early, which the checker
+        then reports anyway.
+        """
+        statuses = self.runtime.live.statuses.values()
+        if not statuses or any(s.get("phase") != Phase.DRAINING.value for s in statuses):
+            return False
         return self.total("awaiting") == 0 and self.total("acked") >= self.total("published")
 
     def broadcast(self, phase: Phase, rate: float = 0.0) -> None:

@@ -137,7 +137,7 @@ class LiveView:
         self.per_consumer: dict[str, list[int]] = {}
         self.totals = [0, 0, 0]  # sent, published, publish errors
         self._windows: deque[tuple[float, dict[int, int]]] = deque()
-        self.statuses: dict[str, dict[str, int]] = {}
+        self.statuses: dict[str, dict[str, Any]] = {}  # the latest status of each process, by tag
         self.report_url = ""
         self.report_title = ""
 
@@ -161,8 +161,8 @@ class LiveView:
         return histogram
 
     def in_flight(self) -> int:
-        published = sum(s.get("published", 0) for s in self.statuses.values())
-        acked = sum(s.get("acked", 0) for s in self.statuses.values())
+        published = sum(int(s.get("published", 0)) for s in self.statuses.values())
+        acked = sum(int(s.get("acked", 0)) for s in self.statuses.values())
         return max(0, published - acked)
 
     def rows(self) -> list[dict[str, Any]]:
