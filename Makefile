@@ -15,7 +15,7 @@ LOAD_ARGS ?=
 BENCH     ?=
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: load test ui lint bench install clean
+.PHONY: load load-distributed test ui lint bench install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "streamharness needs Python >= 3.11")'
@@ -27,6 +27,11 @@ install: $(STAMP)
 
 load: $(STAMP)
 	$(BIN)/streamharness load --target emulator --rate $(RATE) --producers $(PRODUCERS) \
+		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
+
+# a master and 2 local worker processes (Locust's own engine) against the embedded emulator
+load-distributed: $(STAMP)
+	$(BIN)/streamharness load --processes 2 --target emulator --rate $(RATE) --producers $(PRODUCERS) \
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
 
 test: $(STAMP) $(CHROMIUM)

@@ -8,8 +8,10 @@ can never disagree. Validation turns every bad value into one line naming the op
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from harness import wire
@@ -36,28 +38,91 @@ class OptionSpec:
         return self.flag.lstrip("-").replace("-", "_")
 
     @property
+    def is_flag(self) -> bool:
+        """A boolean option: a checkbox in the web UI, a bare flag on the command line."""
+        return isinstance(self.default, bool)
+
+    @property
     def env_var(self) -> str:
         return "STREAMHARNESS_" + self.dest.upper()
 
 
-TARGETS = ("emulator", "pulsar")
+TARGETS = ("emulator", "gdn", "pulsar")
+PAYLOAD_PATTERNS = ("fill", "random", "zeros")
+STAMPS = ("properties", "header")
+PROFILES = ("constant", "ramp", "step")
+EVENT_DESTINATIONS = ("master", "local")
+
+
+def _flag(text: str) -> bool:
+    """A boolean option's value from a config file or environment variable."""
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
 
 LOAD_OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("--target", str, "emulator", "Endpoint kind: emulator (started for the run) or pulsar.", TARGETS),
-    OptionSpec("--url", str, "", "Endpoint base URL, e.g. ws://127.0.0.1:8080 (set by the run for the emulator)."),
-    OptionSpec("--token", str, "", "Bearer token for a Pulsar proxy with authentication.", secret=True),
-    OptionSpec("--topic", str, "persistent://public/default/streamharness", "Topic, persistent://tenant/ns/name."),
+    # where the endpoint is and how to authenticate
+    OptionSpec("--target", str, "emulator", "Endpoint kind: emulator (started for the run), gdn or pulsar.", TARGETS),
+    OptionSpec(
+        "--url", str, "", "Endpoint base URL: ws(s)://host:port for pulsar, https://<federation> for gdn (api- added)."
+    ),
+    OptionSpec("--api-key", str, "", "GDN API key (tenant = the key minus its last two dot-parts).", secret=True),
+    OptionSpec("--email", str, "", "GDN account email, with --password: logs in for a JWT."),
+    OptionSpec("--password", str, "", "GDN account password, with --email.", secret=True),
+    OptionSpec("--token", str, "", "Pulsar proxy bearer token, or a GDN JWT (its tenant claim is used).", secret=True),
+    OptionSpec("--tenant", str, "", "GDN tenant; derived from the credentials when empty."),
+    OptionSpec("--fabric", str, "_system", "GDN fabric (database) of the stream."),
+    OptionSpec("--stream", str, "streamharness", "GDN stream name; created if missing."),
+    OptionSpec("--local-stream", _flag, False, "GDN: a local (one-region) stream instead of a global one."),
+    OptionSpec("--region-url", str, "", "GDN: regional host of a local stream; asked from /datacenter/local if empty."),
+    OptionSpec("--insecure", _flag, False, "Do not verify TLS certificates (verification is on by default)."),
+    OptionSpec("--ca-file", str, "", "PEM file of CA certificates to verify the endpoint's TLS certificate with."),
+    OptionSpec(
+        "--topic", str, "persistent://public/default/streamharness", "Pulsar/emulator topic, persistent://t/ns/n."
+    ),
+    # the subscription and its consumers
     OptionSpec("--subscription", str, "streamharness", "Subscription name shared by every consumer."),
     OptionSpec(
         "--subscription-type", str, "Shared", "Subscription type of the consumers.", tuple(wire.SUBSCRIPTION_TYPES)
     ),
-    OptionSpec("--producers", int, 2, "Number of producer users."),
     OptionSpec("--consumers", int, 2, "Number of consumer users."),
+    OptionSpec("--receiver-queue-size", int, 1000, "Consumer receiverQueueSize (the endpoint caps it at 1000)."),
+    OptionSpec("--pull-mode", _flag, False, "Consumers ask for messages with permits (pullMode=true)."),
+    OptionSpec("--permits", int, 100, "Pull mode: permits a consumer keeps outstanding."),
+    OptionSpec("--ack-timeout-ms", int, 0, "ackTimeoutMillis: unacked messages are redelivered after this; 0 = off."),
+    OptionSpec("--nack-probability", float, 0.0, "Fraction of deliveries answered with a negative ack, 0..1."),
+    OptionSpec("--nack-delay-ms", int, 1000, "negativeAckRedeliveryDelay in ms (Pulsar's default is 60000)."),
+    OptionSpec("--processing-ms", float, 0.0, "Simulated processing time per message (a slow consumer), ms."),
+    OptionSpec("--ack-delay-ms", float, 0.0, "Delay between processing and the ack, ms (receiving goes on)."),
+    OptionSpec("--churn-interval", float, 0.0, "Each consumer disconnects and reconnects every N s while producing."),
+    # the producers
+    OptionSpec("--producers", int, 2, "Number of producer users."),
     OptionSpec("--rate", float, 100.0, "Messages per second per producer, on an absolute schedule."),
     OptionSpec("--size", int, 100, "Payload bytes per message."),
+    OptionSpec(
+        "--payload", str, "fill", "Payload pattern: fill (ASCII), random (incompressible) or zeros.", PAYLOAD_PATTERNS
+    ),
+    OptionSpec("--stamp", str, "properties", "Where uid and send times go: properties, or a payload header.", STAMPS),
+    OptionSpec("--keys", int, 0, "Distinct message keys, cycled (for Key_Shared); 0 = no key."),
+    # the timeline
+    OptionSpec("--rate-profile", str, "constant", "Offered rate over time: constant, ramp or step.", PROFILES),
     OptionSpec("--duration", float, 30.0, "Seconds of producing before the drain; 0 = until stopped."),
+    OptionSpec("--ramp-from", float, 0.0, "ramp: rate per producer at the start; rises to --rate over --duration."),
+    OptionSpec("--step-rates", str, "", "step: comma-separated rates per producer, one stage each, e.g. 100,200,400."),
+    OptionSpec("--step-seconds", float, 10.0, "step: seconds per stage."),
     OptionSpec("--drain-timeout", float, 30.0, "Seconds consumers may take to empty the backlog after producing."),
-    OptionSpec("--receiver-queue-size", int, 1000, "Consumer receiverQueueSize (the endpoint caps it at 1000)."),
+    # where the results go
+    OptionSpec(
+        "--events-to",
+        str,
+        "master",
+        "Distributed runs: ship events to the master, or keep them local.",
+        EVENT_DESTINATIONS,
+    ),
     OptionSpec("--reports-dir", str, "reports", "Folder that receives one run folder per run."),
     OptionSpec("--run-id", str, "", "Run folder name; a fresh timestamped id when empty."),
 )
@@ -69,17 +134,43 @@ class LoadSettings:
 
     target: str = "emulator"
     url: str = ""
+    api_key: str = ""
+    email: str = ""
+    password: str = ""
     token: str = ""
+    tenant: str = ""
+    fabric: str = "_system"
+    stream: str = "streamharness"
+    local_stream: bool = False
+    region_url: str = ""
+    insecure: bool = False
+    ca_file: str = ""
     topic: str = "persistent://public/default/streamharness"
     subscription: str = "streamharness"
     subscription_type: str = "Shared"
-    producers: int = 2
     consumers: int = 2
+    receiver_queue_size: int = 1000
+    pull_mode: bool = False
+    permits: int = 100
+    ack_timeout_ms: int = 0
+    nack_probability: float = 0.0
+    nack_delay_ms: int = 1000
+    processing_ms: float = 0.0
+    ack_delay_ms: float = 0.0
+    churn_interval: float = 0.0
+    producers: int = 2
     rate: float = 100.0
     size: int = 100
+    payload: str = "fill"
+    stamp: str = "properties"
+    keys: int = 0
+    rate_profile: str = "constant"
     duration: float = 30.0
+    ramp_from: float = 0.0
+    step_rates: str = ""
+    step_seconds: float = 10.0
     drain_timeout: float = 30.0
-    receiver_queue_size: int = 1000
+    events_to: str = "master"
     reports_dir: str = "reports"
     run_id: str = ""
 
@@ -92,31 +183,57 @@ class LoadSettings:
         return settings
 
     def validate(self) -> None:
-        if self.target not in TARGETS:
-            raise SettingsError(f"--target must be one of {', '.join(TARGETS)}, not {self.target!r}")
-        if self.subscription_type not in wire.SUBSCRIPTION_TYPES:
-            kinds = ", ".join(wire.SUBSCRIPTION_TYPES)
-            raise SettingsError(f"--subscription-type must be one of {kinds}, not {self.subscription_type!r}")
-        if self.target == "pulsar" and not self.url:
-            raise SettingsError("--url is required with --target pulsar (e.g. ws://127.0.0.1:8080)")
-        if self.url and not self.url.startswith(("ws://", "wss://", "http://", "https://")):
-            raise SettingsError(f"--url must start with ws://, wss://, http:// or https://, not {self.url!r}")
-        self.parsed_topic()
+        for spec in LOAD_OPTIONS:
+            value = getattr(self, spec.dest)
+            if spec.choices and value not in spec.choices:
+                raise SettingsError(f"{spec.flag} must be one of {', '.join(spec.choices)}, not {value!r}")
+        self._validate_target()
         if not self.subscription:
             raise SettingsError("--subscription must not be empty")
-        _at_least("--producers", self.producers, 0)
-        _at_least("--consumers", self.consumers, 0)
+        for flag in ("--producers", "--consumers", "--size", "--duration", "--drain-timeout", "--receiver-queue-size"):
+            _at_least(flag, getattr(self, _dest(flag)), 0)
+        for flag in ("--keys", "--ack-timeout-ms", "--nack-delay-ms", "--processing-ms", "--ack-delay-ms"):
+            _at_least(flag, getattr(self, _dest(flag)), 0)
+        _at_least("--churn-interval", self.churn_interval, 0)
+        _at_least("--permits", self.permits, 1)
         if not self.rate > 0:
             raise SettingsError(f"--rate must be greater than 0 messages/s, not {self.rate}")
-        _at_least("--size", self.size, 0)
+        if not 0.0 <= self.nack_probability <= 1.0:
+            raise SettingsError(f"--nack-probability must be between 0 and 1, not {self.nack_probability}")
         if payload_frame_bytes(self.size) > wire.MAX_TEXT_FRAME_BYTES:
             raise SettingsError(
                 f"--size {self.size} makes a frame of {payload_frame_bytes(self.size)} bytes, over the endpoint's "
                 f"{wire.MAX_TEXT_FRAME_BYTES}-byte frame limit"
             )
-        _at_least("--duration", self.duration, 0)
-        _at_least("--drain-timeout", self.drain_timeout, 0)
-        _at_least("--receiver-queue-size", self.receiver_queue_size, 0)
+        _at_least("--ramp-from", self.ramp_from, 0)
+        if self.rate_profile == "step":
+            self.step_rate_list()
+            if not self.step_seconds > 0:
+                raise SettingsError(f"--step-seconds must be greater than 0, not {self.step_seconds}")
+        if self.rate_profile == "ramp" and not self.duration > 0:
+            raise SettingsError("--rate-profile ramp needs a --duration greater than 0")
+
+    def _validate_target(self) -> None:
+        if self.target == "pulsar" and not self.url:
+            raise SettingsError("--url is required with --target pulsar (e.g. ws://127.0.0.1:8080)")
+        if self.target == "gdn":
+            if not self.url:
+                raise SettingsError("--url is required with --target gdn (e.g. https://play.paas.macrometa.io)")
+            if not (self.api_key or self.token or (self.email and self.password)):
+                raise SettingsError(
+                    "--target gdn needs credentials: --api-key, --token (a JWT), or --email with --password "
+                    "(or STREAMHARNESS_API_KEY / STREAMHARNESS_PASSWORD in the environment)"
+                )
+            if not self.stream or "/" in self.stream:
+                raise SettingsError(f"--stream must be a plain stream name, not {self.stream!r}")
+        for flag in ("--url", "--region-url"):
+            url = getattr(self, _dest(flag))
+            if url and not url.startswith(("ws://", "wss://", "http://", "https://")):
+                raise SettingsError(f"{flag} must start with ws://, wss://, http:// or https://, not {url!r}")
+        if self.ca_file and not Path(self.ca_file).is_file():
+            raise SettingsError(f"--ca-file {self.ca_file!r}: no such file")
+        if self.target != "gdn":
+            self.parsed_topic()
 
     def parsed_topic(self) -> wire.Topic:
         prefix = "persistent://"
@@ -125,8 +242,24 @@ class LoadSettings:
             raise SettingsError(f"--topic must look like persistent://tenant/namespace/name, not {self.topic!r}")
         return wire.Topic(*parts)
 
+    def step_rate_list(self) -> list[float]:
+        """The ``--step-rates`` as numbers; SettingsError when empty or not positive numbers."""
+        try:
+            rates = [float(part) for part in self.step_rates.split(",") if part.strip()]
+        except ValueError:
+            rates = []
+        if not rates or any(not rate > 0 for rate in rates):
+            raise SettingsError(
+                f"--step-rates must be comma-separated positive rates, e.g. 100,200,400, not {self.step_rates!r}"
+            )
+        return rates
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
 
 
 def payload_frame_bytes(size: int) -> int:
@@ -140,9 +273,22 @@ def _at_least(flag: str, value: float, low: float) -> None:
 
 
 def add_options(parser: argparse.ArgumentParser, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> None:
-    """Add the options to a plain argparse parser (the ``streamharness load`` command)."""
+    """Add the options to a plain argparse parser (the ``streamharness load`` command).
+
+    As in Locust, ``STREAMHARNESS_<NAME>`` environment variables give the defaults, so secrets can
+    stay off the command line.
+    """
     for spec in specs:
-        parser.add_argument(spec.flag, type=spec.type, default=spec.default, help=spec.help, metavar=spec.dest.upper())
+        default = spec.default
+        if spec.env_var in os.environ:
+            try:
+                default = spec.type(os.environ[spec.env_var])
+            except ValueError:
+                raise SettingsError(f"{spec.env_var}: not a valid value for {spec.flag}") from None
+        if spec.is_flag:
+            parser.add_argument(spec.flag, action="store_true", default=default, help=spec.help)
+        else:
+            parser.add_argument(spec.flag, type=spec.type, default=default, help=spec.help, metavar=spec.dest.upper())
 
 
 def to_arguments(settings: LoadSettings, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> list[str]:
@@ -155,8 +301,9 @@ def to_arguments(settings: LoadSettings, specs: Iterable[OptionSpec] = LOAD_OPTI
     args: list[str] = []
     for spec in specs:
         value = values[spec.dest]
-        if value != spec.default and not spec.secret:
-            args += [spec.flag, str(value)]
+        if value == spec.default or spec.secret:
+            continue
+        args += [spec.flag] if spec.is_flag else [spec.flag, str(value)]
     return args
 
 

@@ -2,12 +2,15 @@
 
 ``record`` only appends a tuple to a list (about a microsecond); rows reach the sink when
 ``flush`` is called, which the owner does at least once a second, on stop and at exit. The sink is
-a file by default; in distributed runs it can be a channel to the master instead.
+a file by default; in distributed runs it can be a channel to the master instead. A flush can go
+in chunks with a pause between them, so a busy process never stalls for one long write; a lock
+keeps concurrent flushes from reordering rows.
 """
 
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,6 +63,7 @@ class EventWriter:
         self.sink = sink
         self._clock_ns = clock_ns
         self._rows: list[Row] = []
+        self._lock = threading.Lock()  # a cooperative lock once gevent has patched threading
         self.recorded = 0
         self.closed = False
 
@@ -99,12 +103,19 @@ class EventWriter:
     def buffered(self) -> int:
         return len(self._rows)
 
-    def flush(self) -> None:
-        """Hand every buffered row to the sink."""
+    def flush(self, chunk_rows: int = 0, pause: Callable[[], None] | None = None) -> None:
+        """Hand every row buffered now to the sink, in order; ``chunk_rows`` at a time with ``pause`` between."""
         if not self._rows:
             return
-        rows, self._rows = self._rows, []
-        self.sink.write_rows(rows)
+        with self._lock:
+            remaining = len(self._rows)
+            while remaining > 0 and self._rows:
+                take = min(remaining, chunk_rows) if chunk_rows > 0 else remaining
+                rows, self._rows = self._rows[:take], self._rows[take:]
+                remaining -= take
+                self.sink.write_rows(rows)
+                if pause is not None and remaining > 0:
+                    pause()
 
     def close(self) -> None:
         """Flush and close the sink; safe to call more than once."""

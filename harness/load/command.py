@@ -1,7 +1,8 @@
-"""``streamharness load``: run Locust headless with the harness's options, then the analysis.
+"""``streamharness load`` (Locust headless, then the analysis) and ``streamharness collect``.
 
 Locust runs as a child process (its gevent monkey-patching must not touch this one); secrets go
-to it through the environment, never on its command line.
+to it through the environment, never on its command line. The analysis runs as a child process
+too: load generation never imports it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.settings import LoadSettings, add_options, secret_environment, to_arguments
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("load", help="Run a load test with Locust, then analyse it.")
     add_options(parser)
+    parser.add_argument(
+        "--processes", type=int, default=0, help="Locust worker processes on this machine (0 = one process)."
+    )
     parser.set_defaults(run=run)
+    collect = subparsers.add_parser(
+        "collect", help="Merge events files that distributed workers kept on their own disks into a run folder."
+    )
+    collect.add_argument("run_dir", type=Path, help="The master's run folder (holds run.json).")
+    collect.add_argument("sources", type=Path, nargs="+", help="Workers' copies of the run folder (or events folders).")
+    collect.set_defaults(run=run_collect)
 
 
 def locustfile_path() -> Path:
@@ -33,16 +45,16 @@ def locustfile_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.analysis.command import analyze
     from harness.events.runfolder import new_run_id
     from harness.targets import make_target
 
     settings = LoadSettings.from_namespace(args)
     make_target(settings).check()  # fail before Locust starts, in one line
     settings = dataclasses.replace(settings, run_id=settings.run_id or new_run_id())
-    users = max(1, settings.producers + settings.consumers)
     command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
-    command += ["-u", str(users), "-r", str(users), *to_arguments(settings)]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
+    command += to_arguments(settings)
     env = {**os.environ, **secret_environment(settings)}
     process = subprocess.Popen(command, env=env)
     try:
@@ -51,7 +63,44 @@ def run(args: argparse.Namespace) -> int:
         process.send_signal(signal.SIGINT)
         code = process.wait()
     run_dir = Path(settings.reports_dir) / settings.run_id
-    if not (run_dir / "run.json").exists():
+    if not (run_dir / RUN_JSON).exists():
         return code if code else 2  # Locust refused to start; it said why
-    print()
-    return analyze(run_dir, as_json=False)
+    print(flush=True)
+    clean_env = {k: v for k, v in os.environ.items() if k not in secret_environment(settings)}
+    return subprocess.run([sys.executable, "-m", "harness", "analyze", str(run_dir)], env=clean_env).returncode
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    copied = collect(args.run_dir, args.sources)
+    print(f"collected {len(copied)} events files into {args.run_dir / EVENTS_DIR}")
+    return 0
+
+
+def collect(run_dir: Path, sources: list[Path]) -> list[Path]:
+    """Copy every source's ``events/*.csv`` into the run folder; refuses clashes and foreign files."""
+    if not (run_dir / RUN_JSON).is_file():
+        raise HarnessError(f"{run_dir}: not a run folder (no {RUN_JSON})")
+    header = ",".join(COLUMNS)
+    target_dir = run_dir / EVENTS_DIR
+    target_dir.mkdir(exist_ok=True)
+    plan: list[tuple[Path, Path]] = []
+    for source in sources:
+        events = source / EVENTS_DIR if (source / EVENTS_DIR).is_dir() else source
+        if not events.is_dir():
+            raise HarnessError(f"{source}: no such folder")
+        if events.resolve() == target_dir.resolve():
+            continue  # workers on this machine wrote into the run folder already
+        if source.name != run_dir.name and events.parent.name != run_dir.name and source.name != EVENTS_DIR:
+            raise HarnessError(f"{source}: belongs to run {source.name!r}, not {run_dir.name!r}")
+        for file in sorted(events.glob("*.csv")):
+            with file.open(encoding="utf-8") as handle:
+                first = handle.readline().strip()
+            if first != header:
+                raise HarnessError(f"{file}: not an events file of schema v1 (header {first[:60]!r})")
+            destination = target_dir / file.name
+            if destination.exists() and destination.read_bytes() != file.read_bytes():
+                raise HarnessError(f"{destination} exists with other content; refusing to overwrite it")
+            plan.append((file, destination))
+    for file, destination in plan:
+        shutil.copyfile(file, destination)
+    return [destination for _, destination in plan]

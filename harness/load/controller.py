@@ -1,68 +1,219 @@
-"""The run's timeline: wait for consumers, produce for ``duration``, drain, stop.
+"""The run's timeline, decided on the master (or the only process): wait, produce, drain, finish.
 
 Locust's own ``--run-time`` stops every user at once, so messages still in flight would look
-lost. This controller stops the producers first and lets the consumers empty the backlog (up to
-``drain_timeout``) before the runner stops.
+lost. This controller waits until every consumer has subscribed, runs the producing stages, stops
+the producers, lets the consumers empty the backlog (up to ``--drain-timeout``), collects each
+worker's final figures and clock offset, writes run.json and only then stops the runner.
 """
 
 from __future__ import annotations
 
+from locust.runners import MasterRunner
+
 import logging
 import time
+from typing import Any
 
 import gevent
 
-from harness.events import schema
+from harness.events.shipping import EventStore
+from harness.load import channel, generator
+from harness.load.clocks import clock_record
 from harness.load.runtime import Phase, Runtime
+from harness.load.stages import Stage
 
 log = logging.getLogger("harness.load")
 
 CONSUMER_WAIT_S = 15.0
 POLL_S = 0.05
+FINAL_WAIT_S = 5.0
+USERS_STOP_WAIT_S = 10.0
+LAST_ROWS_WAIT_S = 1.2
+PING_ROUNDS = 5
 
 
-def control_run(runtime: Runtime) -> None:
-    """Drive one run from WAITING to DONE, then stop (or, headless, quit) the runner."""
-    settings = runtime.settings
-    assert settings is not None
+class Coordinator:
+    """The master's view of its workers: their statuses, events, clock pings and final figures."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.node_tags: dict[str, str] = {}
+        self.pongs: dict[str, list[tuple[int, int]]] = {}  # tag -> [(offset_ns, half_rtt_ns)]
+        self.finals: dict[str, dict[str, Any]] = {}
+        self.store: EventStore | None = None
+
+    # --- handlers (registered on the master or local runner) -------------------------------------
+
+    def register(self, runner: Any) -> None:
+        runner.register_message(channel.STATUS, lambda msg, **_: self.on_status(msg.node_id, msg.data))
+        runner.register_message(channel.EVENTS, lambda msg, **_: self.on_events(msg.data))
+        runner.register_message(channel.PONG, lambda msg, **_: self.on_pong(msg.data, time.time_ns()))
+        runner.register_message(channel.FINAL, lambda msg, **_: self.finals.__setitem__(msg.data["tag"], msg.data))
+
+    def on_status(self, node_id: str, data: dict[str, Any]) -> None:
+        tag = str(data.pop("tag"))
+        self.node_tags[node_id] = tag
+        self.runtime.live.statuses[tag] = data
+
+    def on_events(self, batch: dict[str, Any]) -> None:
+        if self.store is None:
+            log.warning("events arrived with no run open on the master; %d rows dropped", len(batch.get("rows", [])))
+            return
+        self.store.receive(batch)
+
+    def on_pong(self, data: dict[str, Any], t2: int) -> None:
+        t0, t1 = int(data["t0"]), int(data["t1"])
+        self.pongs.setdefault(str(data["tag"]), []).append((t1 - (t0 + t2) // 2, (t2 - t0) // 2))
+
+    def begin(self, store: EventStore | None) -> None:
+        if self.store is not None:
+            self.store.close()
+        self.store = store
+        self.pongs.clear()
+        self.finals.clear()
+
+    # --- what the timeline asks ------------------------------------------------------------------
+
+    def total(self, key: str) -> int:
+        return sum(int(status.get(key, 0)) for status in self.runtime.live.statuses.values())
+
+    def drained(self) -> bool:
+        """Every publish settled and acknowledged, by counts all taken after producing stopped.
+
+        A status sent before a worker heard of the drain may predate its last sends, so it does not
+        count; a uid acknowledged twice (a duplicate) could end the drain early, which the checker
+        then reports anyway.
+        """
+        statuses = self.runtime.live.statuses.values()
+        if not statuses or any(s.get("phase") != Phase.DRAINING.value for s in statuses):
+            return False
+        return self.total("awaiting") == 0 and self.total("acked") >= self.total("published")
+
+    def broadcast(self, phase: Phase, rate: float = 0.0) -> None:
+        runtime = self.runtime
+        runtime.phase = phase
+        if rate:
+            runtime.rate = rate
+        runner = runtime.environment.runner
+        assert runner is not None
+        runner.send_message(channel.PHASE, {"phase": phase.value, "rate": runtime.rate})
+
+    def measure_clocks(self) -> dict[str, tuple[int, int]]:
+        """Best (lowest round trip) offset estimate per worker: (offset_ns, half_rtt_ns); local = 0."""
+        runner = self.runtime.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return {self.runtime.worker_tag: (0, 0)}
+        self.pongs.clear()
+        for _ in range(PING_ROUNDS):
+            for node_id in list(self.node_tags):
+                runner.send_message(channel.PING, {"t0": time.time_ns()}, client_id=node_id)
+            gevent.sleep(0.02)
+        deadline = time.monotonic() + 2.0
+        while len(self.pongs) < len(self.node_tags) and time.monotonic() < deadline:
+            gevent.sleep(POLL_S)
+        gevent.sleep(0.05)
+        return {tag: min(samples, key=lambda s: s[1]) for tag, samples in self.pongs.items()}
+
+    def collect_finals(self) -> dict[str, dict[str, Any]]:
+        runner = self.runtime.environment.runner
+        assert runner is not None
+        self.finals.clear()
+        runner.send_message(channel.FINISH, {})
+        expected = max(1, len(self.node_tags))
+        deadline = time.monotonic() + FINAL_WAIT_S
+        while len(self.finals) < expected and time.monotonic() < deadline:
+            gevent.sleep(POLL_S)
+        return dict(self.finals)
+
+    def lost_workers(self) -> list[str]:
+        runner = self.runtime.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return []
+        return sorted(self.node_tags.get(node.id, node.id) for node in runner.clients.missing)
+
+
+def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage]) -> None:
+    """Drive one run from WAITING to DONE, write run.json, then stop (or, headless, quit) the runner."""
+    settings, run = runtime.settings, runtime.run
+    assert settings is not None and run is not None
+    coordinator.broadcast(Phase.WAITING)
     deadline = time.monotonic() + CONSUMER_WAIT_S
-    while runtime.tracker.consumers_connected < settings.consumers and time.monotonic() < deadline:
+    while coordinator.total("consumers") < settings.consumers and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
-    if runtime.tracker.consumers_connected < settings.consumers:
-        message = f"only {runtime.tracker.consumers_connected} of {settings.consumers} consumers connected"
+    connected = coordinator.total("consumers")
+    if connected < settings.consumers:
+        message = f"only {connected} of {settings.consumers} consumers connected"
         log.warning("%s; producing anyway", message)
-        runtime.record(schema.ERROR, "controller", detail=message)
-    runtime.phase = Phase.PRODUCING
-    _note(runtime, producing_started_ns=time.time_ns())
-    if settings.duration <= 0:
-        return  # until the user stops the run
-    gevent.sleep(settings.duration)
+        run.note(consumer_wait=message)
+    clocks_at_start = coordinator.measure_clocks()
 
-    runtime.phase = Phase.DRAINING
-    _note(runtime, producing_stopped_ns=time.time_ns())
+    run.note(producing_started_ns=time.time_ns(), stages=[])
+    for stage in stages:
+        run.manifest["stages"].append({"started_ns": time.time_ns(), "seconds": stage.seconds, "rate": stage.rate})
+        run.write()
+        coordinator.broadcast(Phase.PRODUCING, stage.rate)
+        if stage.seconds <= 0:
+            return  # produce until the user stops the run
+        gevent.sleep(stage.seconds)
+
+    coordinator.broadcast(Phase.DRAINING)
+    run.note(producing_stopped_ns=time.time_ns())
     deadline = time.monotonic() + settings.drain_timeout
-    while not runtime.tracker.drained and time.monotonic() < deadline:
+    while not coordinator.drained() and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
-    drained = runtime.tracker.drained
+    drained = coordinator.drained()
+    drain_ended_ns = time.time_ns()
     if not drained:
+        in_flight = coordinator.total("published") - coordinator.total("acked")
         log.warning(
-            "drain timed out after %g s: %d messages published but not acknowledged",
-            settings.drain_timeout,
-            len(runtime.tracker.in_flight),
+            "drain timed out after %g s: %d messages published but not acknowledged", settings.drain_timeout, in_flight
         )
-    runtime.phase = Phase.DONE
-    if runtime.run is not None:
-        runtime.run.finish(completed=True, drained=drained, drain_ended_ns=time.time_ns())
+    finish_run(runtime, coordinator, clocks_at_start, drained=drained, drain_ended_ns=drain_ended_ns)
+
+
+def finish_run(
+    runtime: Runtime, coordinator: Coordinator, clocks_at_start: dict[str, tuple[int, int]], **marks: Any
+) -> None:
+    """Collect finals and clocks, stop the users (their last rows arrive), write run.json, end the run.
+
+    With the harness's shape, users are stopped by asking the shape for zero users, and the run ends
+    when the shape then returns None (Locust's headless main exits as soon as the shape does, so
+    run.json must be complete before that). Without it, the runner is stopped directly.
+    """
+    run = runtime.run
     runner = runtime.environment.runner
-    assert runner is not None
-    options = runtime.environment.parsed_options
-    if options is not None and getattr(options, "headless", False):
-        runner.quit()
+    assert run is not None and runner is not None
+    finals = coordinator.collect_finals()
+    clocks = clock_record(clocks_at_start, coordinator.measure_clocks())
+    gen = generator.combine({tag: final.get("generator") or {} for tag, final in finals.items()})
+    runtime.finishing = True
+    uses_shape = runtime.environment.shape_class is not None
+    if uses_shape:
+        runtime.users_wanted = False
+        deadline = time.monotonic() + USERS_STOP_WAIT_S
+        while runner.user_count > 0 and time.monotonic() < deadline:
+            gevent.sleep(POLL_S)
+        gevent.sleep(LAST_ROWS_WAIT_S)  # the workers' flush loops ship the users' last rows
     else:
         runner.stop()
-
-
-def _note(runtime: Runtime, **marks: int) -> None:
-    if runtime.run is not None:
-        runtime.run.manifest.update(marks)
-        runtime.run.folder.write_manifest(runtime.run.manifest)
+    lost = coordinator.lost_workers()
+    extra: dict[str, Any] = {"generator": gen, **clocks, **marks, "workers_lost": lost}
+    if coordinator.store is not None:
+        extra["events_recorded"] = coordinator.store.received
+    elif run.writer is not None:
+        extra["events_recorded"] = run.writer.recorded + run.writer.buffered
+    run.finish(completed=not lost, **extra)
+    if lost:
+        log.warning("workers %s went missing during the run; run.json marks it incomplete", ", ".join(lost))
+    if gen["saturated"]:
+        log.warning(
+            "the load generator was the bottleneck: schedule lag p99 %.1f ms (over %.0f ms); "
+            "add workers (--processes) or lower the rate",
+            gen["schedule_lag_p99_ms"],
+            generator.SATURATION_LAG_MS,
+        )
+    runtime.phase = Phase.DONE  # the shape now returns None: Locust stops (or quits, headless)
+    if not uses_shape:
+        options = runtime.environment.parsed_options
+        if options is not None and getattr(options, "headless", False):
+            runner.quit()

@@ -1,19 +1,22 @@
 """The harness's Locust listeners, attached explicitly with :func:`register` (never on import).
 
 On the master (or the only process) ``init`` validates the settings and prepares the target
-(starting the emulator if that is the target), so bad input stops the run before any load.
-Each ``test_start`` opens a new run folder; the event writer is flushed every half second, when
-the run stops, when Locust quits (SIGINT and SIGTERM included) and at interpreter exit.
+(starting the emulator if that is the target), so bad input stops the run before any load, and
+``test_start`` opens a run folder and starts the run controller. Workers get the settings with
+the first spawn message and send their events to the master (or keep them on disk). Event writers
+are flushed every 0.2 s, when the run stops, when Locust quits (SIGINT and SIGTERM
+included) and at interpreter exit.
 """
 
 from __future__ import annotations
 
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import MasterRunner, Runner, WorkerRunner
+from locust.runners import Runner
 
 import atexit
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,17 +27,23 @@ import gevent
 from harness.errors import HarnessError
 from harness.events.runfolder import RunFolder, new_run_id, versions
 from harness.events.schema import SCHEMA_VERSION
-from harness.events.writer import CsvFileSink, EventWriter
-from harness.load import options
-from harness.load.controller import control_run
-from harness.load.runtime import ActiveRun, Runtime, attach, runtime_of
-from harness.load.users import Consumer, Producer
-from harness.settings import LoadSettings
+from harness.events.shipping import ChannelSink, EventStore
+from harness.events.writer import CsvFileSink, EventWriter, RowSink
+from harness.load import channel, live, options
+from harness.load.consumer import Consumer
+from harness.load.controller import Coordinator, control_run
+from harness.load.producer import Producer
+from harness.load.runtime import ActiveRun, Phase, Runtime, attach, runtime_of
+from harness.load.shape import StreamShape
+from harness.load.stages import stages_from_settings
+from harness.settings import LOAD_OPTIONS, LoadSettings
 from harness.targets import make_target
 
 log = logging.getLogger("harness.load")
 
-FLUSH_INTERVAL_S = 0.5
+FLUSH_INTERVAL_S = 0.2
+#: Rows written per step of a periodic flush; other greenlets run between steps.
+FLUSH_CHUNK_ROWS = 1000
 
 
 def register(events: Events) -> None:
@@ -46,24 +55,24 @@ def register(events: Events) -> None:
     events.quitting.add_listener(_on_quitting)
 
 
-def _role(runner: Runner | None) -> str:
-    if isinstance(runner, MasterRunner):
-        return "master"
-    if isinstance(runner, WorkerRunner):
-        return "worker"
-    return "local"
-
-
 def _fail(message: str) -> None:
     print(f"streamharness: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
 
-def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
-    runtime = Runtime(environment, _role(runner))
+def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any = None, **_: Any) -> None:
+    runtime = Runtime(environment, channel.role_of(runner))
     attach(environment, runtime)
     atexit.register(_close, runtime)
+    assert runner is not None
     if runtime.role == "worker":
+        runtime.worker_tag = f"w{max(0, getattr(runner, 'worker_index', 0))}"
+        channel.register_worker_side(runtime, runner)
+
+        def report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+            data["streamharness"] = runtime.counters.take_delta()  # the master's Delivery tab folds these
+
+        environment.events.report_to_master.add_listener(report)
         return  # settings arrive from the master with the first spawn message
     try:
         settings = LoadSettings.from_namespace(environment.parsed_options)
@@ -73,30 +82,67 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         _fail(str(exc))
         return
     runtime.settings, runtime.target = settings, target
+    Producer.fixed_count, Consumer.fixed_count = settings.producers, settings.consumers
+    runtime.secrets = {spec.dest: getattr(settings, spec.dest) for spec in LOAD_OPTIONS if spec.secret}
     if environment.parsed_options is not None:
         environment.parsed_options.url = target.base_url  # workers learn the endpoint from the master
+    if getattr(environment.parsed_options, "headless", False):
+        # Headless with a shape, Locust's main waits for the shape before it installs its SIGTERM
+        # handler, so SIGTERM would kill the process outright: take Ctrl-C's orderly path instead.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    coordinator = Coordinator(runtime)
+    coordinator.register(runner)
+    runtime.coordinator = coordinator
+
+    def fold(client_id: str, data: dict[str, Any], **_: Any) -> None:
+        if data.get("streamharness"):
+            runtime.live.merge(data["streamharness"])
+
+    environment.events.worker_report.add_listener(fold)
+    if runtime.role == "local":
+        channel.register_worker_side(runtime, runner)
+    if web_ui is not None:
+        live.install(environment, runtime, web_ui)
+
+
+def _settings_for_run(environment: Environment, runtime: Runtime) -> LoadSettings | None:
+    parsed = environment.parsed_options
+    if runtime.role != "worker" and parsed is not None:
+        for name, value in runtime.secrets.items():  # the web form shows secrets blank; blank keeps them
+            if getattr(parsed, name, "") == "":
+                setattr(parsed, name, value)
+            else:
+                runtime.secrets[name] = getattr(parsed, name)
+    try:
+        return LoadSettings.from_namespace(parsed)
+    except HarnessError as exc:
+        log.error("streamharness: %s; the run records nothing", exc)
+        return None
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
     runtime = runtime_of(environment)
-    try:
-        settings = LoadSettings.from_namespace(environment.parsed_options)
-    except HarnessError as exc:
-        log.error("streamharness: %s; the run records nothing", exc)
+    settings = _settings_for_run(environment, runtime)
+    if settings is None:
         return
+    runner = environment.runner
     if runtime.role == "worker":
         runtime.target = make_target(settings)
-        runner = environment.runner
-        runtime.worker_tag = f"w{getattr(runner, 'worker_index', 0)}"
+        runtime.worker_tag = f"w{max(0, getattr(runner, 'worker_index', 0))}"
+        run_id = settings.run_id or new_run_id()
     else:
-        Producer.fixed_count = settings.producers
-        Consumer.fixed_count = settings.consumers
-    run_id = settings.run_id or new_run_id()
-    if runtime.run is not None and runtime.run.folder.run_id == run_id:
-        run_id = new_run_id()  # a second run from the web UI gets a folder of its own
+        Producer.fixed_count, Consumer.fixed_count = settings.producers, settings.consumers
+        run_id = settings.run_id or new_run_id()
+        if runtime.run is not None and runtime.run.folder.run_id == run_id:
+            run_id = new_run_id()  # a second run from the web UI gets a folder of its own
+        if environment.parsed_options is not None:
+            environment.parsed_options.run_id = run_id  # the spawn messages carry it to the workers
     runtime.settings = settings
-    folder = RunFolder.create(Path(settings.reports_dir), run_id)
-    writer = None if runtime.role == "master" else EventWriter(CsvFileSink(folder.events_file(runtime.process_name)))
+    folder = RunFolder(Path(settings.reports_dir) / run_id)
+    writes_files = runtime.role != "worker" or settings.events_to == "local"
+    if writes_files:
+        folder = RunFolder.create(Path(settings.reports_dir), run_id)
+    writer = _writer(runtime, folder, settings) if runtime.role != "master" else None
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "schema_version": SCHEMA_VERSION,
@@ -110,28 +156,73 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     run = ActiveRun(folder, writer, manifest)
     runtime.begin_run(run)
     if runtime.role != "worker":
-        folder.write_manifest(manifest)
-        gevent.spawn(control_run, runtime)
+        run.write()
+        coordinator = runtime.coordinator
+        assert coordinator is not None
+        coordinator.begin(EventStore(folder.events_dir) if runtime.role == "master" else None)
+        stages = StreamShape.stages or stages_from_settings(settings)
+        gevent.spawn(_drive, runtime, coordinator, stages)
     if writer is not None:
+        assert runner is not None
         gevent.spawn(_flush_periodically, runtime, run)
+        gevent.spawn(channel.report_status, runtime, runner)
+
+
+def _writer(runtime: Runtime, folder: RunFolder, settings: LoadSettings) -> EventWriter:
+    sink: RowSink
+    runner = runtime.environment.runner
+    if runtime.role == "worker" and settings.events_to == "master":
+        assert runner is not None
+        sink = ChannelSink(runtime.process_name, lambda batch: runner.send_message(channel.EVENTS, batch))
+    else:
+        sink = CsvFileSink(folder.events_file(runtime.process_name))
+    return EventWriter(sink)
+
+
+def _drive(runtime: Runtime, coordinator: Coordinator, stages: Any) -> None:
+    control_run(runtime, coordinator, stages)
+    if runtime.environment.web_ui is not None and runtime.phase is Phase.DONE:
+        live.start_analysis(runtime)
 
 
 def _flush_periodically(runtime: Runtime, run: ActiveRun) -> None:
     while runtime.run is run and run.writer is not None and not run.writer.closed:
         gevent.sleep(FLUSH_INTERVAL_S)
-        run.writer.flush()
+        run.writer.flush(FLUSH_CHUNK_ROWS, pause=_yield)
+
+
+def _yield() -> None:
+    # a timed sleep, not sleep(0): only a pass through the event loop lets due timers (the producers'
+    # schedules) and sockets run between chunks
+    gevent.sleep(0.0005)
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
     runtime = runtime_of(environment)
-    if runtime.run is not None:
-        runtime.run.finish(completed=True, drained=False)  # no-op if the controller finished it
+    run = runtime.run
+    if run is None:
+        return
+    if runtime.role == "worker":
+        run.finish(completed=True)  # flushes the last rows (the users' disconnects) to the master
+        runtime.phase = Phase.DONE
+        return
+    if runtime.finishing:
+        if run.writer is not None:
+            run.writer.flush()
+        return
+    run.finish(completed=False, stopped_early=True)  # stopped before the drain: in-flight messages look lost
+    runtime.phase = Phase.DONE
+    if environment.web_ui is not None:
+        live.start_analysis(runtime)
 
 
 def _on_quitting(environment: Environment, **_: Any) -> None:
     runtime = runtime_of(environment)
     if runtime.run is not None:
         runtime.run.finish(completed=False)
+        runtime.run.close()
+    if runtime.coordinator is not None:
+        runtime.coordinator.begin(None)
     if runtime.target is not None:
         runtime.target.close()
 

@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 from harness.events.runfolder import RunFolder
 from harness.events.writer import EventWriter
 from harness.load.clocks import ClockAnchor
+from harness.load.generator import GeneratorMonitor
+from harness.load.stats import LiveView, ProcessCounters
 from harness.settings import LoadSettings
 from harness.targets.base import Target
 
 if TYPE_CHECKING:
     from locust.env import Environment
+
+    from harness.load.controller import Coordinator
 
 
 class Phase(enum.Enum):
@@ -30,43 +34,6 @@ class Phase(enum.Enum):
     PRODUCING = "producing"
     DRAINING = "draining"  # producers stopped; consumers empty the backlog
     DONE = "done"
-
-
-class DeliveryTracker:
-    """What the drain waits for: messages published but not yet acknowledged by a consumer.
-
-    A consumer can acknowledge a message before its producer has read the publish ack, so an ack
-    for an unknown uid is remembered until the publish ack arrives.
-    """
-
-    def __init__(self) -> None:
-        self.in_flight: set[str] = set()
-        self._acked_early: set[str] = set()
-        self.awaiting_publish_ack = 0
-        self.consumers_connected = 0
-
-    def sent(self) -> None:
-        self.awaiting_publish_ack += 1
-
-    def settled(self, count: int = 1) -> None:
-        """Publish acks (or errors, or a disconnect) settled ``count`` sends."""
-        self.awaiting_publish_ack = max(0, self.awaiting_publish_ack - count)
-
-    def published(self, uid: str) -> None:
-        if uid in self._acked_early:
-            self._acked_early.discard(uid)
-        else:
-            self.in_flight.add(uid)
-
-    def acked(self, uid: str) -> None:
-        if uid in self.in_flight:
-            self.in_flight.discard(uid)
-        elif uid:
-            self._acked_early.add(uid)
-
-    @property
-    def drained(self) -> bool:
-        return self.awaiting_publish_ack == 0 and not self.in_flight
 
 
 @dataclass
@@ -87,9 +54,18 @@ class ActiveRun:
             return
         self.finished = True
         self.manifest.update(extra, completed=completed, stopped_ns=time.time_ns())
-        if self.writer is not None:
+        if self.writer is not None and "events_recorded" not in extra:
             self.manifest["events_recorded"] = self.writer.recorded
-        self.folder.write_manifest(self.manifest)
+        self.write()
+
+    def write(self) -> None:
+        """Rewrite run.json; a worker keeping its events locally has no run.json of its own."""
+        if self.manifest.get("role") != "worker":
+            self.folder.write_manifest(self.manifest)
+
+    def note(self, **marks: Any) -> None:
+        self.manifest.update(marks)
+        self.write()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -106,8 +82,15 @@ class Runtime:
         self.target: Target | None = None
         self.run: ActiveRun | None = None
         self.phase = Phase.IDLE
-        self.tracker = DeliveryTracker()
+        self.rate = 0.0  # messages/s per producer in the current stage
+        self.counters = ProcessCounters()
+        self.monitor = GeneratorMonitor()
+        self.live = LiveView()  # read on the master (or local process) only
+        self.coordinator: Coordinator | None = None  # the master's (or local process's) view of its workers
         self.worker_tag = "w0"
+        self.secrets: dict[str, str] = {}  # secret settings as given at start (the web form shows them blank)
+        self.users_wanted = True  # the shape spawns every user until the controller stops them
+        self.finishing = False  # the controller is stopping the runner itself (test_stop is then expected)
         self._actors = {"p": 0, "c": 0}
 
     @property
@@ -129,8 +112,12 @@ class Runtime:
             self.run.finish(completed=False)
             self.run.close()
         self.run = run
-        self.tracker = DeliveryTracker()
+        self.counters = ProcessCounters()
+        self.monitor = GeneratorMonitor()
+        self.live.reset()
         self._actors = {"p": 0, "c": 0}
+        self.finishing = False
+        self.users_wanted = True
         self.phase = Phase.WAITING
 
 

@@ -1,8 +1,10 @@
 """A WebSocket connection for the load users: websocket-client, cooperative under gevent.
 
 websocket-client is pure Python, so Locust's monkey-patching makes its blocking calls yield to
-other greenlets. UTF-8 validation of received frames is skipped: it triples the receive cost and
-the frames are JSON that is parsed anyway.
+other greenlets. It does the handshake and sends; received frames are cut out of large socket
+reads by :class:`~harness.load.frames.FrameReader` and handed over as bytes, with no UTF-8
+validation (it would triple the receive cost, and the frames are JSON that orjson parses from
+bytes anyway).
 """
 
 from __future__ import annotations
@@ -11,16 +13,33 @@ import contextlib
 import ssl
 
 import websocket
+from websocket import ABNF
 
+from harness.load.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_TEXT,
+    FrameError,
+    FrameReader,
+    close_code,
+)
 from harness.targets.base import Endpoint
+
+_TEXT = ABNF.OPCODE_TEXT
+#: Bytes asked of the socket per read: many small frames at once.
+READ_BYTES = 65536
+CLOSE_WAIT_S = 1.0
 
 
 class ConnectError(Exception):
     """A connection that could not be opened; ``status`` is the HTTP status of a refused handshake."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.body = body
 
 
 class WsConnection:
@@ -38,34 +57,81 @@ class WsConnection:
                 enable_multithread=True,
             )
         except websocket.WebSocketBadStatusException as exc:
-            raise ConnectError(f"handshake refused with HTTP {exc.status_code}", exc.status_code) from None
+            body = getattr(exc, "resp_body", None) or b""
+            text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+            raise ConnectError(f"handshake refused with HTTP {exc.status_code}", exc.status_code, text) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectError(
+                f"TLS certificate not trusted ({exc.verify_message}); pass --ca-file, or --insecure to skip checks"
+            ) from None
         except (OSError, ssl.SSLError, websocket.WebSocketException) as exc:
             raise ConnectError(f"cannot connect: {exc}") from None
         self._ws.settimeout(None)
+        sock = self._ws.sock
+        if sock is None:
+            raise ConnectError("cannot connect: no socket after the handshake")
+        self._sock = sock
+        self._reader = FrameReader()
+        self._fragments: list[bytes] = []
+        self.close_status: int | None = None
         self.closed = False
 
-    def send(self, text: str) -> None:
-        self._ws.send(text)
+    def send(self, frame: str | bytes) -> None:
+        """Send one text frame (bytes must be UTF-8 already)."""
+        self._ws.send(frame, _TEXT)
 
-    def recv(self) -> str | None:
-        """The next text frame, or None once the connection is closed."""
+    def recv(self) -> bytes | None:
+        """The next data message's bytes, or None once the connection is closed."""
+        if self.closed:
+            return None
         try:
-            data = self._ws.recv()
-        except (websocket.WebSocketConnectionClosedException, OSError):
+            return self._next_message()
+        except (OSError, FrameError, websocket.WebSocketException):
             self.closed = True
             return None
-        if data in ("", b""):
-            self.closed = True
-            return None
-        return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
-    @property
-    def close_status(self) -> int | None:
-        status = getattr(self._ws, "close_status", None)
-        return status if isinstance(status, int) else None
+    def _next_message(self) -> bytes | None:
+        reader = self._reader
+        while True:
+            frame = reader.next_frame()
+            if frame is None:
+                data = self._sock.recv(READ_BYTES)
+                if not data:
+                    self.closed = True
+                    return None
+                reader.feed(data)
+                continue
+            opcode, fin, payload = frame
+            if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+                if fin and not self._fragments:
+                    return payload
+                self._fragments.append(payload)
+                if fin:
+                    message, self._fragments = b"".join(self._fragments), []
+                    return message
+            elif opcode == OP_PING:
+                self._ws.pong(payload)
+            elif opcode == OP_CLOSE:
+                self.close_status = close_code(payload)
+                self.close()
+                return None
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(OSError, websocket.WebSocketException):
-                self._ws.close(timeout=1)
+        """Send a close frame, wait briefly for the peer's, then drop the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError, websocket.WebSocketException, FrameError):
+            if self.close_status is None:  # we close first: the peer answers with its close frame
+                self._ws.send_close()
+                self._sock.settimeout(CLOSE_WAIT_S)
+                while (frame := self._reader.next_frame()) is None or frame[0] != OP_CLOSE:
+                    if frame is None:
+                        data = self._sock.recv(READ_BYTES)
+                        if not data:
+                            break
+                        self._reader.feed(data)
+            else:
+                self._ws.send_close()
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            self._ws.shutdown()

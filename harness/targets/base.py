@@ -8,16 +8,64 @@ per connection) and never care which kind of endpoint it is.
 from __future__ import annotations
 
 import socket
+import ssl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.settings import LoadSettings
 
 
 class TargetError(HarnessError):
     """The endpoint cannot be used; the message is one line for the user."""
+
+
+#: What an HTTP status means to someone starting a load test, for one-line errors.
+STATUS_MEANINGS = {
+    400: "bad request",
+    401: "the credentials were refused",
+    403: "permission denied for these credentials",
+    404: "not found",
+    409: "conflict (already exists, or the subscription is busy with another type or an Exclusive consumer)",
+    412: "precondition failed (consumers still connected)",
+    429: "rate-limited by the endpoint; lower the load or retry later",
+    500: "the endpoint failed",
+    502: "the endpoint's gateway failed",
+    503: "the endpoint is unavailable",
+}
+
+
+def status_line(action: str, status: int, detail: str = "") -> str:
+    """``<action>: HTTP <status> <meaning>[: <endpoint's text>]``, on one line."""
+    meaning = STATUS_MEANINGS.get(status, "unexpected answer")
+    text = " ".join(detail.split())[:200]
+    return f"{action}: HTTP {status} {meaning}" + (f": {text}" if text else "")
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """TLS verification: on by default; a CA file to trust; or an explicit opt-out."""
+
+    insecure: bool = False
+    ca_file: str = ""
+
+    def requests_verify(self) -> bool | str:
+        """The ``verify`` argument of ``requests``."""
+        if self.insecure:
+            return False
+        return self.ca_file or True
+
+    def sslopt(self) -> dict[str, Any]:
+        """The ``sslopt`` argument of websocket-client (empty = verify against the system store)."""
+        if self.insecure:
+            return {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        if self.ca_file:
+            return {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": self.ca_file}
+        return {}
 
 
 @dataclass(frozen=True)
@@ -60,6 +108,23 @@ class Target(ABC):
         return {"kind": self.name, "url": self.base_url}
 
 
+def consumer_query(settings: LoadSettings, consumer_name: str, **extra: str) -> str:
+    """The consumer's query string: the Pulsar 2.8 proxy parameters the settings ask for."""
+    params: dict[str, Any] = {
+        "subscriptionType": settings.subscription_type,
+        "receiverQueueSize": settings.receiver_queue_size,
+        "consumerName": consumer_name,
+    }
+    if settings.ack_timeout_ms:
+        params["ackTimeoutMillis"] = settings.ack_timeout_ms
+    if settings.nack_probability:
+        params["negativeAckRedeliveryDelay"] = settings.nack_delay_ms
+    if settings.pull_mode:
+        params["pullMode"] = "true"
+    params.update(extra)
+    return urlencode(params)
+
+
 def check_reachable(url: str, timeout: float = 3.0) -> None:
     """Open and close a TCP connection to the URL's host and port; TargetError if that fails."""
     parts = urlsplit(url)
@@ -72,3 +137,15 @@ def check_reachable(url: str, timeout: float = 3.0) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise TargetError(f"cannot reach {host}:{port} ({url}): {reason}") from None
+
+
+def probe(endpoint: Endpoint, what: str) -> None:
+    """Open one WebSocket and close it, so a refused handshake is one line before any load."""
+    from harness.load.ws import ConnectError, WsConnection
+
+    try:
+        WsConnection(endpoint, timeout=10.0).close()
+    except ConnectError as exc:
+        if exc.status is not None:
+            raise TargetError(status_line(f"{what} refused", exc.status, exc.body)) from None
+        raise TargetError(f"{what} failed: {exc}") from None

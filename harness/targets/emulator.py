@@ -31,7 +31,9 @@ class EmulatorProcess:
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Start the child and wait for its ready line; returns its base URL (``http://...``)."""
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
@@ -45,7 +47,7 @@ class EmulatorProcess:
             if readable:
                 chunk = os.read(fd, 4096)
                 if not chunk:
-                    code = self.process.wait()
+                    code = self.stop()
                     raise TargetError(f"the emulator exited with code {code} before it was ready")
                 buffer += chunk
         line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()
@@ -83,6 +85,18 @@ class EmulatorProcess:
         self.stop()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the parent dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class EmulatorTarget(PulsarTarget):
     """The Pulsar-compatible emulator; started by ``prepare`` unless a URL is already set."""
 
@@ -102,6 +116,7 @@ class EmulatorTarget(PulsarTarget):
             return
         self.process = EmulatorProcess()
         self._base = websocket_base(self.process.start())
+        super().prepare()
 
     def close(self) -> None:
         if self.process is not None:

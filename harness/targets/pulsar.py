@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from harness import wire
 from harness.settings import LoadSettings
-from harness.targets.base import Endpoint, Target, check_reachable
+from harness.targets.base import Endpoint, Target, TlsOptions, check_reachable, consumer_query, probe
 
 
 def websocket_base(url: str) -> str:
@@ -25,6 +23,7 @@ class PulsarTarget(Target):
     def __init__(self, settings: LoadSettings) -> None:
         self.settings = settings
         self.topic = settings.parsed_topic()
+        self.tls = TlsOptions(settings.insecure, settings.ca_file)
         self._base = websocket_base(settings.url) if settings.url else ""
 
     @property
@@ -36,20 +35,15 @@ class PulsarTarget(Target):
 
     def prepare(self) -> None:
         self.check()
+        probe(self.producer_endpoint(), f"connecting a producer to {self._base}")
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}
+    def _endpoint(self, url: str) -> Endpoint:
+        headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}
+        return Endpoint(url, headers, self.tls.sslopt() if url.startswith("wss://") else {})
 
     def producer_endpoint(self) -> Endpoint:
-        return Endpoint(self._base + wire.ws_path("producer", self.topic, prefix=self.ws_prefix), self._headers())
+        return self._endpoint(self._base + wire.ws_path("producer", self.topic, prefix=self.ws_prefix))
 
     def consumer_endpoint(self, consumer_name: str) -> Endpoint:
         path = wire.ws_path("consumer", self.topic, self.settings.subscription, prefix=self.ws_prefix)
-        query = urlencode(
-            {
-                "subscriptionType": self.settings.subscription_type,
-                "receiverQueueSize": self.settings.receiver_queue_size,
-                "consumerName": consumer_name,
-            }
-        )
-        return Endpoint(f"{self._base}{path}?{query}", self._headers())
+        return self._endpoint(f"{self._base}{path}?{consumer_query(self.settings, consumer_name)}")

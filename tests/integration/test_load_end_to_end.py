@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.analysis.delivery import count_delivery
@@ -58,6 +59,7 @@ def test_sigterm_leaves_a_readable_log_and_an_incomplete_run(tmp_path: Path) -> 
     reports.mkdir()
     command[command.index(str(tmp_path))] = str(reports)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + timeout(30)
         while time.monotonic() < deadline:
@@ -65,14 +67,18 @@ def test_sigterm_leaves_a_readable_log_and_an_incomplete_run(tmp_path: Path) -> 
             if runs and any(f.stat().st_size > 5000 for f in (runs[0] / "events").glob("*.csv")):
                 break
             time.sleep(0.2)
+        children = psutil.Process(process.pid).children(recursive=True)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout(30))
+        psutil.wait_procs(children, timeout=timeout(15))
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert children and not [c for c in children if c.is_running()], "the emulator must stop with the run"
     run = load_run(only_run(reports))
     assert run.manifest["completed"] is False
+    assert "stopped_ns" in run.manifest, "SIGTERM must take the orderly path that records the stop"
     counts = count_delivery(run.events)
     assert counts.sent > 0 and counts.delivered_more == 0 and counts.unexpected == 0
     assert [p for p in run.problems if "corrupt" in p] == []

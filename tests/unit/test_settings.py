@@ -38,6 +38,17 @@ def test_defaults_are_valid() -> None:
         (["--producers", "-1"], "--producers"),
         (["--size", "900000"], "--size"),
         (["--duration", "-1"], "--duration"),
+        (["--target", "gdn", "--url", "https://gdn.example"], "--api-key"),
+        (["--target", "gdn", "--url", "https://gdn.example", "--email", "a@b.c"], "--password"),
+        (["--target", "gdn"], "--url"),
+        (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
+        (["--nack-probability", "2"], "--nack-probability"),
+        (["--permits", "0"], "--permits"),
+        (["--rate-profile", "step"], "--step-rates"),
+        (["--rate-profile", "step", "--step-rates", "5,-1"], "--step-rates"),
+        (["--rate-profile", "ramp", "--duration", "0"], "--rate-profile ramp"),
+        (["--payload", "lorem"], "--payload"),
+        (["--events-to", "s3"], "--events-to"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_option(argv: list[str], names: str) -> None:
@@ -58,3 +69,20 @@ def test_round_trip_to_arguments_keeps_secrets_out_of_the_command_line() -> None
 def test_every_option_maps_to_a_setting() -> None:
     fields = set(LoadSettings().as_dict())
     assert {spec.dest for spec in LOAD_OPTIONS} == fields
+
+
+def test_gdn_settings_accept_any_one_credential() -> None:
+    for creds in (["--api-key", "t.k.s"], ["--token", "a.b.c"], ["--email", "a@b.c", "--password", "pw"]):
+        settings = parse("--target", "gdn", "--url", "https://gdn.example", *creds)
+        assert settings.target == "gdn"
+
+
+def test_environment_variables_give_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMHARNESS_API_KEY", "t.k.from-env")
+    monkeypatch.setenv("STREAMHARNESS_INSECURE", "true")
+    monkeypatch.setenv("STREAMHARNESS_RATE", "12.5")
+    settings = parse("--target", "gdn", "--url", "https://gdn.example")
+    assert (settings.api_key, settings.insecure, settings.rate) == ("t.k.from-env", True, 12.5)
+    assert "t.k.from-env" not in " ".join(to_arguments(settings))
+    args = to_arguments(settings)
+    assert args[args.index("--insecure") + 1].startswith("--")  # a bare flag, no value after it

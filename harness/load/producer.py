@@ -1,0 +1,145 @@
+"""Producers: open-model pacing on an absolute schedule, each message stamped with its uid.
+
+A producer sends message ``seq`` when the schedule says, whatever happened before (catching up
+after a stall), and matches publish acks to sends by ``context``. Sends still without an ack when
+the socket drops stay in the log without one: the checker calls them indeterminate, and the
+disconnect row says how many there were.
+"""
+
+from __future__ import annotations
+
+from locust import task
+
+import time
+import zlib
+
+import gevent
+import orjson
+
+from harness import wire
+from harness.events import schema
+from harness.load.pacing import Schedule
+from harness.load.runtime import Phase
+from harness.load.stamp import PayloadSource, stamp_properties
+from harness.load.users import IDLE_POLL_S, StreamUser
+from harness.load.ws import WsConnection
+from harness.targets.base import Endpoint
+
+#: Shortest sleep between sends: above ~1,000 msg/s per producer, each wake-up sends every message
+#: due by then (at most this late) instead of paying a timer and a switch per message.
+MIN_SLEEP_S = 0.001
+
+
+class PublishRefused(Exception):
+    """The endpoint answered a publish with ``send-error``."""
+
+
+class Producer(StreamUser):
+    """Sends messages at the stage's rate per second, stamped with a uid and its send times."""
+
+    fixed_count = 0
+    kind = "p"
+
+    def on_start(self) -> None:
+        super().on_start()
+        settings = self.runtime.settings
+        assert settings is not None
+        self.payloads = PayloadSource(settings.payload, settings.size, seed=zlib.crc32(self.actor.encode()))
+        self.header_stamp = settings.stamp == "header"
+        self.keys = settings.keys
+        self.schedule: Schedule | None = None
+        self.seq = 0
+        self.awaiting: dict[str, tuple[str, float]] = {}  # context -> (uid, perf_counter at send)
+
+    def endpoint(self) -> Endpoint:
+        target = self.runtime.target
+        assert target is not None
+        return target.producer_endpoint()
+
+    @task
+    def produce(self) -> None:
+        runtime = self.runtime
+        while True:
+            if runtime.phase is not Phase.PRODUCING:
+                self.schedule = None  # the next stage starts its own schedule
+                if runtime.phase is Phase.WAITING:
+                    self.connected()  # open the socket before producing starts: no connect storm then
+                gevent.sleep(IDLE_POLL_S)
+                continue
+            if not self.connected():
+                continue
+            now = time.perf_counter()
+            schedule = self.schedule
+            if schedule is None:
+                schedule = self.schedule = Schedule(runtime.rate, now, self.seq)
+            elif schedule.rate != runtime.rate:
+                schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
+            delay = schedule.due(self.seq) - now
+            if delay > 0:
+                gevent.sleep(max(delay, MIN_SLEEP_S))
+                continue
+            self._send_next(schedule, now)
+
+    def _send_next(self, schedule: Schedule, now: float) -> None:
+        runtime = self.runtime
+        conn, run = self.conn, runtime.run
+        assert conn is not None and run is not None
+        seq = self.seq
+        self.seq = seq + 1
+        uid = f"{self.actor}/{seq}"
+        due = schedule.due(seq)
+        lag_ms = (now - due) * 1000.0 if now > due else 0.0
+        intended_ns = run.anchor.wall_ns_at(due)
+        sent_ns = time.time_ns()
+        frame: dict[str, object]
+        if self.header_stamp:
+            payload, size = self.payloads.with_header(seq, uid, intended_ns, sent_ns)
+            frame = {"payload": payload, "context": str(seq)}
+        else:
+            size = self.payloads.size
+            frame = {
+                "payload": self.payloads.b64(seq),
+                "properties": stamp_properties(uid, intended_ns, sent_ns),
+                "context": str(seq),
+            }
+        if self.keys:
+            frame["key"] = f"k{seq % self.keys}"
+        self.awaiting[str(seq)] = (uid, now)
+        counters = runtime.counters
+        counters.sent += 1
+        counters.awaiting_publish_ack += 1
+        runtime.monitor.lag.add(lag_ms)
+        runtime.record(schema.SEND, self.actor, uid=uid, intended_ns=intended_ns, size=size, t_ns=sent_ns)
+        try:
+            conn.send(orjson.dumps(frame))
+        except Exception as exc:  # noqa: BLE001 - the socket broke; the send stays indeterminate
+            self.fire("send", 0.0, exception=exc)
+            self.drop_connection(f"send failed: {exc}")
+        # A successful send fires no request event: "publish" counts it once acknowledged, and the
+        # schedule lag it would report is in run.json's generator record (one event less per message).
+
+    def on_frame(self, conn: WsConnection, data: bytes) -> None:
+        ack = wire.decode_publish_ack(data)
+        pending = self.awaiting.pop(ack.context or "", None)
+        if pending is None:
+            self.runtime.record(schema.ERROR, self.actor, detail=f"publish ack for unknown context {ack.context!r}")
+            return
+        uid, sent_at = pending
+        counters = self.runtime.counters
+        counters.awaiting_publish_ack -= 1
+        ms = (time.perf_counter() - sent_at) * 1000.0
+        if ack.ok:
+            counters.published += 1
+            self.runtime.record(schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "")
+            self.fire("publish", ms)
+        else:
+            counters.publish_errors += 1
+            detail = ack.result + (f": {ack.error}" if ack.error else "")
+            self.runtime.record(schema.PUBLISH_ERR, self.actor, uid=uid, detail=detail)
+            self.fire("publish", ms, exception=PublishRefused(detail))
+
+    def on_disconnected(self) -> str:
+        unacked = len(self.awaiting)
+        self.runtime.counters.awaiting_publish_ack -= unacked
+        self.awaiting.clear()
+        return f"{unacked} sends without a publish ack (indeterminate)" if unacked else ""

@@ -1,0 +1,136 @@
+"""The load side's pure pieces: stamps, histograms, live view, stages, schedules, clocks, shipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.events import schema
+from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
+from harness.events.writer import CsvFileSink, EventWriter
+from harness.load.clocks import clock_record
+from harness.load.generator import GeneratorMonitor, combine
+from harness.load.pacing import Schedule
+from harness.load.stages import Stage, stages_from_settings
+from harness.load.stamp import PayloadSource, decoded_size, read_stamp, stamp_properties
+from harness.load.stats import Histogram, LiveView, ProcessCounters, jain_index
+from harness.settings import LoadSettings
+
+
+def test_stamp_round_trips_through_properties_and_header() -> None:
+    props = stamp_properties("w1-p2/7", intended_ns=100, sent_ns=150)
+    assert read_stamp(props, "") == read_stamp({}, PayloadSource("fill", 120).with_header(7, "w1-p2/7", 100, 150)[0])
+    stamp = read_stamp(props, "")
+    assert (stamp.uid, stamp.intended_ns, stamp.sent_ns) == ("w1-p2/7", 100, 150)
+
+
+@pytest.mark.parametrize("pattern", ["fill", "random", "zeros"])
+def test_header_payload_keeps_the_size_and_the_pattern_tail(pattern: str) -> None:
+    source = PayloadSource(pattern, 200, seed=3)
+    payload, size = source.with_header(5, "w0-p1/5", 1, 2)
+    assert size == 200 == decoded_size(payload)
+    small, small_size = PayloadSource(pattern, 10).with_header(0, "w0-p1/0", 1, 2)
+    assert small_size > 10 and decoded_size(small) == small_size  # never cut the header
+
+
+def test_a_foreign_payload_has_no_stamp() -> None:
+    assert read_stamp({}, "aGVsbG8gd29ybGQ=").uid == ""
+    assert read_stamp({}, "!!not base64!!").uid == ""
+
+
+def test_histogram_percentiles_and_merge() -> None:
+    a, b = Histogram(), Histogram()
+    for ms in (0.05, 1.0, 1.04, 2.0):
+        a.add(ms)
+    for ms in (150.7, 3.0):
+        b.add(ms)
+    a.merge(b.counts)
+    assert a.total == 6
+    assert a.percentile(0.5) == 1.0 and a.percentile(1.0) == 150.0
+    assert Histogram().percentile(0.99) is None
+
+
+def test_jain_index() -> None:
+    assert jain_index([5, 5, 5]) == 1.0
+    assert jain_index([9, 0, 0]) == pytest.approx(1 / 3)
+    assert jain_index([]) is None
+
+
+def test_live_view_folds_deltas_from_several_processes() -> None:
+    now = [100.0]
+    view = LiveView(window_s=10, clock=lambda: now[0])
+    workers = [ProcessCounters(), ProcessCounters()]
+    for i, counters in enumerate(workers):
+        c = counters.consumer(f"w{i}-c1")
+        c.delivered, c.acked, c.redelivered = 10 + i, 9, 1
+        counters.sent, counters.published, counters.publish_errors = 20, 19, 1
+        counters.e2e.add(2.0)
+        view.merge(counters.take_delta())
+        view.statuses[f"w{i}"] = counters.status()
+    assert workers[0].take_delta()["consumers"] == {}  # nothing new since the last report
+    rows = {r["name"]: r for r in view.rows()}
+    assert rows["w1-c1"]["delivered"] == 11
+    total = rows["all consumers"]
+    assert (total["delivered"], total["sent"], total["publish_errors"], total["in_flight"]) == (21, 40, 2, 38)
+    assert total["e2e_p50_ms"] == "2.0"
+    now[0] += 11  # the latency window moves on
+    assert {r["name"]: r for r in view.rows()}["all consumers"]["e2e_p99_ms"] == ""
+
+
+def test_schedule_retimes_without_jumping_back() -> None:
+    schedule = Schedule(rate=10, start=0.0)
+    faster = schedule.retimed(100, seq=5, now=0.3)  # message 5 was due at 0.5: keep that
+    assert faster.due(5) == 0.5 and faster.due(6) == pytest.approx(0.51)
+    late = schedule.retimed(100, seq=5, now=0.9)  # already late: start now, no burst of the old backlog
+    assert late.due(5) == 0.9
+    assert schedule.retimed(10, seq=5, now=0.9) is schedule
+
+
+def test_stages_from_the_rate_profile() -> None:
+    assert stages_from_settings(LoadSettings(rate=50, duration=9)) == [Stage(9, 50)]
+    steps = LoadSettings(rate_profile="step", step_rates="10, 20,40", step_seconds=5)
+    assert stages_from_settings(steps) == [Stage(5, 10), Stage(5, 20), Stage(5, 40)]
+    ramp = stages_from_settings(LoadSettings(rate_profile="ramp", rate=100, ramp_from=10, duration=4))
+    assert [s.rate for s in ramp] == [10, 40, 70, 100] and sum(s.seconds for s in ramp) == 4
+
+
+def test_generator_record_marks_saturation() -> None:
+    ticks = iter([0.0, 1.0, 2.0])
+    cpu = iter([0.0, 0.5, 1.5])
+    monitor = GeneratorMonitor(clock=lambda: next(ticks), cpu=lambda: next(cpu))
+    assert monitor.sample() == 50.0 and monitor.sample() == 100.0
+    for ms in [1.0] * 98 + [30.0, 30.0]:
+        monitor.lag.add(ms)
+    record = combine({"w0": monitor.summary()})
+    assert record["cpu_percent_max"] == 100.0 and record["cpu_percent_mean"] == 75.0
+    assert record["saturated"] is True and record["schedule_lag_p99_ms"] == 30.0
+    assert "lag_histogram" not in record["per_worker"]["w0"]
+
+
+def test_clock_record_averages_start_and_end() -> None:
+    record = clock_record({"w1": (1000, 200)}, {"w1": (3000, 100)})
+    assert record["clock_offsets_ns"] == {"w1": 2000}
+    assert record["clock_uncertainty_ns"] == {"w1": 200 + 1000}
+
+
+def test_shipped_batches_rebuild_the_same_file(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "master")
+    sent: list[dict[str, object]] = []
+
+    def ship(batch: dict[str, object]) -> None:
+        sent.append(batch)
+        store.receive(batch)
+
+    writer = EventWriter(ChannelSink("w1-42", ship))
+    local = EventWriter(CsvFileSink(tmp_path / "l.csv"))
+    for i in range(MAX_BATCH_ROWS + 10):
+        for w in (writer, local):
+            w.record(schema.SEND, "w1-p1", uid=f"w1-p1/{i}", intended_ns=i, size=100, t_ns=i)
+    writer.close()
+    local.close()
+    store.close()
+    assert len(sent) == 2 and max(len(b["rows"]) for b in sent) == MAX_BATCH_ROWS  # type: ignore[arg-type]
+    assert (tmp_path / "master" / "w1-42.csv").read_text() == (tmp_path / "l.csv").read_text()
+    with pytest.raises(ValueError):
+        store.receive({"name": "../evil", "rows": []})
