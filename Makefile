@@ -13,6 +13,7 @@ DURATION  ?= 30
 SIZE      ?= 100
 LOAD_ARGS ?=
 BENCH     ?=
+TEST_WORKERS ?= 4  # the tests mostly wait on child processes, so they run 4 at a time
 CHROMIUM  ?= /usr/bin/chromium
 
 .PHONY: load load-distributed test ui lint bench install clean
@@ -35,7 +36,7 @@ load-distributed: $(STAMP)
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
 
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # The report test opens report.html in Debian's headless Chromium; install it only when missing.
 $(CHROMIUM):
