@@ -21,6 +21,8 @@ from harness.report.plots import render_all
 REPORT_HTML = "report.html"
 PLOTS_DIR = "plots"
 TEMPLATE = Path(__file__).with_name("template.html")
+#: The stylesheet every page of the harness inlines (run reports and capacity reports).
+STYLE = Path(__file__).with_name("style.css")
 LATENCY_COLUMNS = ("count", "p50", "p90", "p99", "p999", "p9999", "max", "negative")
 LATENCY_NAMES = {
     "e2e": "end-to-end",
@@ -179,6 +181,7 @@ def render_html(summary: dict[str, Any], plots: Sequence[tuple[str, str, bytes]]
     )
     settings = redact(run.get("settings") or {})
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        style=STYLE.read_text(encoding="utf-8"),
         title=html.escape(f"streamharness run {run['run_id']}: {summary['verdict']}"),
         verdict_class=html.escape(summary["verdict"]),
         verdict=html.escape(summary["verdict"].upper()),
