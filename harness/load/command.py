@@ -51,23 +51,32 @@ def run(args: argparse.Namespace) -> int:
     settings = LoadSettings.from_namespace(args)
     make_target(settings).check()  # fail before Locust starts, in one line
     settings = dataclasses.replace(settings, run_id=settings.run_id or new_run_id())
-    command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
-    if args.processes:
-        command += ["--processes", str(args.processes)]
-    command += to_arguments(settings)
-    env = {**os.environ, **secret_environment(settings)}
-    process = subprocess.Popen(command, env=env)
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        code = process.wait()
+    code = run_locust(settings, processes=args.processes)
     run_dir = Path(settings.reports_dir) / settings.run_id
     if not (run_dir / RUN_JSON).exists():
         return code if code else 2  # Locust refused to start; it said why
     print(flush=True)
     clean_env = {k: v for k, v in os.environ.items() if k not in secret_environment(settings)}
     return subprocess.run([sys.executable, "-m", "harness", "analyze", str(run_dir)], env=clean_env).returncode
+
+
+def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) -> int:
+    """Run Locust headless with ``settings`` (which must carry a run id) until it exits; its exit code.
+
+    ``quiet`` sends Locust's own output to /dev/null, for callers that run many short runs.
+    """
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
+    if processes:
+        command += ["--processes", str(processes)]
+    command += to_arguments(settings)
+    env = {**os.environ, **secret_environment(settings)}
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
 
 
 def run_collect(args: argparse.Namespace) -> int:
