@@ -13,10 +13,11 @@ DURATION  ?= 30
 SIZE      ?= 100
 LOAD_ARGS ?=
 BENCH     ?=
+REGIONS   ?= examples/regions-emulated.toml
 TEST_WORKERS ?= 4  # the tests mostly wait on child processes, so they run 4 at a time
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: load load-distributed test ui lint bench install clean
+.PHONY: load load-distributed capacity test ui lint bench install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "streamharness needs Python >= 3.11")'
@@ -34,6 +35,10 @@ load: $(STAMP)
 load-distributed: $(STAMP)
 	$(BIN)/streamharness load --processes 2 --target emulator --rate $(RATE) --producers $(PRODUCERS) \
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
+
+# each region's maximum sustainable throughput; with no REGIONS, three emulated regions (about 3 minutes)
+capacity: $(STAMP)
+	$(BIN)/streamharness capacity $(REGIONS)
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "harness.emulator.command",
     "harness.load.command",
     "harness.analysis.command",
+    "harness.capacity.command",
 )
 
 

@@ -1,0 +1,117 @@
+"""``streamharness capacity REGIONS.toml``: each region's maximum sustainable throughput, compared.
+
+Everything about the regions file is checked, and every remote region's endpoint reached, before
+any load starts. Writes ``capacity.json`` and ``capacity.html`` into a folder of its own under
+``--reports-dir``, beside one run folder per stage. Exits 0 when every region's search finished
+(whatever it found), 1 when a region failed mid-search, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from harness.capacity.regions import Region, RegionsFile, RegionsFileError, load_regions
+
+CAPACITY_JSON = "capacity.json"
+CAPACITY_VERSION = 1
+DEFAULT_REGIONS = Path("examples/regions-emulated.toml")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("capacity", help="Find each region's maximum sustainable throughput.")
+    parser.add_argument(
+        "regions", type=Path, nargs="?", default=DEFAULT_REGIONS, help=f"Regions file (default {DEFAULT_REGIONS})."
+    )
+    parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="Where the capacity folder goes.")
+    parser.add_argument("--parallel", action="store_true", help="Search every region at once (else one by one).")
+    parser.set_defaults(run=run)
+
+
+def preflight(regions: RegionsFile) -> None:
+    """Reach every remote region's endpoint; one line naming the file, region and field if one fails."""
+    from harness.capacity.stage import stage_settings
+    from harness.errors import HarnessError
+    from harness.targets import make_target
+
+    for region in regions.regions:
+        if region.target == "emulator":
+            continue
+        settings = stage_settings(region, region.url, region.search.start_rate, 0, Path("."))
+        try:
+            settings.validate()
+            make_target(settings).check()
+        except HarnessError as exc:
+            raise RegionsFileError(f"{regions.path}: region {region.name!r}: url: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.capacity.search import search_region
+    from harness.events.runfolder import new_run_id
+    from harness.report.capacity import write_capacity_report
+
+    regions = load_regions(args.regions)
+    preflight(regions)
+    folder = args.reports_dir / f"capacity-{new_run_id()}"
+    folder.mkdir(parents=True)
+    started = time.time()
+    print(f"capacity search over {len(regions.regions)} regions from {args.regions}; output in {folder}", flush=True)
+    parallel = args.parallel or regions.parallel
+    document: dict[str, Any] = {
+        "schema_version": CAPACITY_VERSION,
+        "regions_file": str(args.regions),
+        "parallel": parallel,
+        "started": started,
+        "finished": None,
+        "regions": [],
+    }
+
+    def searched(region: Region) -> dict[str, Any]:
+        entry = search_region(region, folder, _say)
+        document["regions"].append(entry)
+        write_json(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
+        return entry
+
+    if parallel:
+        with ThreadPoolExecutor(max_workers=len(regions.regions)) as pool:
+            entries = list(pool.map(searched, regions.regions))
+    else:
+        entries = [searched(region) for region in regions.regions]
+    document.update(regions=entries, finished=time.time())
+    write_json(folder / CAPACITY_JSON, document)
+    page = write_capacity_report(folder, document)
+    print()
+    print(render_table(document))
+    print(f"capacity report: {page}")
+    return 1 if any(entry["outcome"] == "failed" for entry in entries) else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def render_table(document: dict[str, Any]) -> str:
+    """The console summary: one line per region."""
+    header = f"{'region':<14} {'outcome':<30} {'capacity msg/s':>15} {'p99 ms':>9}  first failing"
+    lines = [header, "-" * len(header)]
+    for entry in document["regions"]:
+        capacity = entry.get("capacity_msg_s")
+        p99 = (entry.get("at_capacity") or {}).get("p99_ms")
+        failing = entry.get("first_failing") or {}
+        why = "; ".join(failing.get("reasons") or []) or entry.get("error") or ""
+        at = f"{failing['offered_rate']:,.0f}/s: " if failing else ""
+        shown = "-" if capacity is None else f"{capacity:,.0f}"
+        latency = "-" if p99 is None else f"{p99:,.1f}"
+        lines.append(f"{entry['name']:<14} {entry['outcome']:<30} {shown:>15} {latency:>9}  {at}{why}")
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""The regions file: which fabric regions to measure, their SLO and the search plan.
+
+A TOML file with defaults at the top level (``[slo]``, ``[search]``) and one ``[[region]]`` table
+per region, which may override them (``[region.slo]``, ``[region.search]``). Credentials are named
+by environment variable, never written in the file. Every problem is reported as one line naming
+the file, the region and the field, before any load starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.capacity import SearchPlan, Slo
+from harness.errors import HarnessError
+
+TARGETS = ("emulator", "gdn", "pulsar")
+
+#: Region fields that name environment variables holding secrets.
+CREDENTIAL_FIELDS = ("api_key_env", "email_env", "password_env", "token_env")
+
+
+class RegionsFileError(HarnessError):
+    """A regions file that cannot be used; one line naming the file, the region and the field."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region to measure."""
+
+    name: str
+    target: str
+    url: str = ""
+    fabric: str = "_system"
+    stream: str = "streamharness-capacity"
+    subscription: str = "streamharness-capacity"
+    local: bool = False  # a local (one-region) stream rather than a global one
+    profile: str = ""  # emulator target only: a built-in profile name or a profile file
+    api_key_env: str = ""
+    email_env: str = ""
+    password_env: str = ""
+    token_env: str = ""
+    slo: Slo = field(default_factory=Slo)
+    search: SearchPlan = field(default_factory=SearchPlan)
+
+    def secret(self, field_name: str) -> str:
+        """The value of the environment variable a credential field names ('' if none)."""
+        variable = getattr(self, field_name)
+        return os.environ.get(variable, "") if variable else ""
+
+
+@dataclass(frozen=True)
+class RegionsFile:
+    path: Path
+    regions: tuple[Region, ...]
+    parallel: bool = False
+
+
+def load_regions(path: Path, environ: Mapping[str, str] | None = None) -> RegionsFile:
+    """Parse and validate a regions file; raises RegionsFileError naming file, region and field."""
+    env = os.environ if environ is None else environ
+    label = str(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegionsFileError(f"{label}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegionsFileError(f"{label}: cannot read it ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RegionsFileError(f"{label}: not valid TOML ({exc})") from None
+    _only_keys(document, {"slo", "search", "parallel", "region"}, label)
+    base_slo = _section(Slo(), document.get("slo", {}), f"{label}: [slo]")
+    base_search = _section(SearchPlan(), document.get("search", {}), f"{label}: [search]")
+    parallel = document.get("parallel", False)
+    if not isinstance(parallel, bool):
+        raise RegionsFileError(f"{label}: parallel must be true or false")
+    raw_regions = document.get("region")
+    if not isinstance(raw_regions, list) or not raw_regions:
+        raise RegionsFileError(f"{label}: no [[region]] tables")
+    regions: list[Region] = []
+    for index, raw in enumerate(raw_regions):
+        regions.append(_region(raw, index, label, base_slo, base_search, env, path.parent))
+    names = [r.name for r in regions]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RegionsFileError(f"{label}: region name {duplicates[0]!r} is used twice")
+    return RegionsFile(path, tuple(regions), parallel)
+
+
+def _region(
+    raw: Any,
+    index: int,
+    label: str,
+    base_slo: Slo,
+    base_search: SearchPlan,
+    env: Mapping[str, str],
+    base_dir: Path,
+) -> Region:
+    where = f"{label}: region #{index + 1}"
+    if not isinstance(raw, dict):
+        raise RegionsFileError(f"{where}: not a table")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise RegionsFileError(f"{where}: name: missing")
+    where = f"{label}: region {name!r}"
+    simple = {f.name for f in fields(Region)} - {"slo", "search"}
+    _only_keys(raw, simple | {"slo", "search"}, where)
+    values: dict[str, Any] = {}
+    for key in simple:
+        if key in raw:
+            values[key] = _typed(Region, key, raw[key], where)
+    region = Region(
+        **values,
+        slo=_section(base_slo, raw.get("slo", {}), f"{where}: slo"),
+        search=_section(base_search, raw.get("search", {}), f"{where}: search"),
+    )
+    if region.target not in TARGETS:
+        raise RegionsFileError(f"{where}: target: must be one of {', '.join(TARGETS)}, not {region.target!r}")
+    if region.target in ("gdn", "pulsar") and not region.url:
+        raise RegionsFileError(f"{where}: url: missing (required for target {region.target})")
+    if region.target == "gdn" and not (region.api_key_env or (region.email_env and region.password_env)):
+        raise RegionsFileError(f"{where}: api_key_env: missing (or email_env and password_env)")
+    if region.profile and region.target != "emulator":
+        raise RegionsFileError(f"{where}: profile: only an emulator region has a profile")
+    if region.profile:
+        region = replace(region, profile=_checked_profile(region.profile, base_dir, where))
+    for key in CREDENTIAL_FIELDS:
+        variable = getattr(region, key)
+        if variable and not env.get(variable):
+            raise RegionsFileError(f"{where}: {key}: environment variable {variable} is not set")
+    _check_plan(region.search, f"{where}: search")
+    return region
+
+
+def _checked_profile(profile: str, base_dir: Path, where: str) -> str:
+    """A built-in profile name, or a profile file (relative to the regions file) that the emulator accepts."""
+    from harness.emulator.profiles import BUILTIN_PROFILES, load_profile
+
+    if profile in BUILTIN_PROFILES:
+        return profile
+    path = Path(profile) if Path(profile).is_absolute() else base_dir / profile
+    try:
+        load_profile(str(path))
+    except HarnessError as exc:
+        raise RegionsFileError(f"{where}: profile: {exc}") from None
+    return str(path)
+
+
+def _check_plan(plan: SearchPlan, where: str) -> None:
+    positive = ("start_rate", "stage_seconds", "max_rate", "resolution")
+    for key in positive:
+        if not getattr(plan, key) > 0:
+            raise RegionsFileError(f"{where}: {key}: must be greater than 0")
+    if not plan.growth > 1:
+        raise RegionsFileError(f"{where}: growth: must be greater than 1")
+    if plan.warmup_seconds < 0 or plan.drain_timeout < 0:
+        raise RegionsFileError(f"{where}: warmup_seconds and drain_timeout must not be negative")
+    if plan.producers < 1 or plan.consumers < 1:
+        raise RegionsFileError(f"{where}: producers and consumers must be at least 1")
+    if plan.start_rate > plan.max_rate:
+        raise RegionsFileError(f"{where}: start_rate: above max_rate")
+
+
+def _section(base: Any, raw: Any, where: str) -> Any:
+    """``base`` with the keys of ``raw`` applied, each checked against the field's type."""
+    if not isinstance(raw, dict):
+        raise RegionsFileError(f"{where}: not a table")
+    known = {f.name for f in fields(base)}
+    _only_keys(raw, known, where)
+    return replace(base, **{key: _typed(type(base), key, value, where) for key, value in raw.items()})
+
+
+def _only_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise RegionsFileError(f"{where}: unknown key {key!r}")
+
+
+def _typed(cls: type, key: str, value: Any, where: str) -> Any:
+    default = {f.name: f.default for f in fields(cls)}[key]
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float) or default is None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        if isinstance(default, bool):
+            expected = "true or false"
+        elif default is None or isinstance(default, int | float):
+            expected = "a number"
+        else:
+            expected = "a string"
+        raise RegionsFileError(f"{where}: {key}: must be {expected}, not {value!r}")
+    return value

@@ -1,0 +1,96 @@
+"""The regions file: defaults, overrides, and one line naming file, region and field for every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.capacity.regions import RegionsFileError, load_regions
+
+GOOD = """
+parallel = false
+
+[slo]
+p99_ms = 250
+min_jain = 0.8
+
+[search]
+start_rate = 200
+stage_seconds = 5
+
+[[region]]
+name = "us-east"
+target = "gdn"
+url = "https://play.paas.macrometa.io"
+fabric = "_system"
+api_key_env = "US_EAST_KEY"
+stream = "cap"
+subscription = "cap-sub"
+
+[region.search]
+max_rate = 3000
+
+[[region]]
+name = "lab"
+target = "emulator"
+profile = "eu-west"
+
+[region.slo]
+p99_ms = 100
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "regions.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    regions = load_regions(write(tmp_path, GOOD), environ={"US_EAST_KEY": "t.k.s"})
+    us, lab = regions.regions
+    assert (us.name, us.target, us.fabric, us.stream, us.subscription) == (
+        "us-east",
+        "gdn",
+        "_system",
+        "cap",
+        "cap-sub",
+    )
+    assert us.slo.p99_ms == 250 and us.slo.min_jain == 0.8
+    assert us.search.start_rate == 200 and us.search.stage_seconds == 5 and us.search.max_rate == 3000
+    assert lab.slo.p99_ms == 100 and lab.search.max_rate == 20_000 and lab.profile == "eu-west"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('name = "lab"\n', ""), "region #2: name: missing"),
+        (lambda t: t.replace('profile = "eu-west"', 'profil = "eu-west"'), "region 'lab': unknown key 'profil'"),
+        (lambda t: t.replace("p99_ms = 100", "p99_ms = 'fast'"), "region 'lab': slo: p99_ms: must be a number"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_secs = 5"), "[search]: unknown key 'stage_secs'"),
+        (lambda t: t.replace('url = "https://play.paas.macrometa.io"\n', ""), "region 'us-east': url: missing"),
+        (lambda t: t.replace('target = "emulator"', 'target = "kafka"'), "region 'lab': target: must be one of"),
+        (lambda t: t.replace("max_rate = 3000", "max_rate = 100"), "region 'us-east': search: start_rate: above"),
+        (lambda t: t.replace('name = "lab"', 'name = "us-east"'), "region name 'us-east' is used twice"),
+        (lambda t: t + "\n[bogus]\n", "unknown key 'bogus'"),
+        (lambda t: t.replace("[slo]", "[slo"), "not valid TOML"),
+    ],
+)
+def test_problems_name_file_region_and_field(tmp_path: Path, edit, message: str) -> None:
+    path = write(tmp_path, edit(GOOD))
+    with pytest.raises(RegionsFileError) as caught:
+        load_regions(path, environ={"US_EAST_KEY": "t.k.s"})
+    text = str(caught.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+def test_unset_credential_variable_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RegionsFileError) as caught:
+        load_regions(write(tmp_path, GOOD), environ={})
+    assert "region 'us-east': api_key_env: environment variable US_EAST_KEY is not set" in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RegionsFileError, match="no such file"):
+        load_regions(tmp_path / "nope.toml")

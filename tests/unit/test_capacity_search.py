@@ -1,0 +1,142 @@
+"""The capacity search's rules: stage judgement, growth, bisection, generator limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.analysis.capacity import RateSearch, SearchPlan, Slo, StageJudgement, StageMetrics, judge_stage
+
+
+def metrics(**overrides: object) -> StageMetrics:
+    values: dict[str, object] = {
+        "offered_rate": 1000.0,
+        "delivered_rate": 1000.0,
+        "backlog_growth_rate": 0.0,
+        "p50_ms": 1.0,
+        "p99_ms": 5.0,
+        "p999_ms": 9.0,
+        "lost": 0,
+        "duplicated": 0,
+        "unexpected": 0,
+        "jain": 0.99,
+        "checker_verdict": "pass",
+        "generator_saturated": False,
+    }
+    values.update(overrides)
+    return StageMetrics(**values)  # type: ignore[arg-type]
+
+
+def test_a_clean_stage_holds() -> None:
+    assert judge_stage(metrics(), Slo(p99_ms=10)) == StageJudgement(True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"lost": 1}, "1 lost"),
+        ({"duplicated": 2}, "2 duplicated"),
+        ({"unexpected": 1}, "1 unexpected"),
+        ({"jain": 0.5}, "fairness 0.500"),
+        ({"delivered_rate": 960.0}, "delivered 960/s = 96% of offered"),
+        ({"backlog_growth_rate": 40.0}, "backlog grew 40/s"),
+        ({"p99_ms": 11.0}, "p99 11.0 ms > 10 ms"),
+        ({"p99_ms": None}, "p99 no deliveries > 10 ms"),
+        ({"checker_verdict": "inconclusive"}, "checker inconclusive"),
+    ],
+)
+def test_each_failure_reason(overrides: dict[str, object], reason: str) -> None:
+    judgement = judge_stage(metrics(**overrides), Slo(p99_ms=10))
+    assert not judgement.holds
+    assert any(reason in r for r in judgement.reasons), judgement.reasons
+
+
+def test_boundaries_hold() -> None:
+    """Exactly 97% delivered and 3% backlog growth still hold."""
+    assert judge_stage(metrics(delivered_rate=970.0, backlog_growth_rate=30.0), Slo()).holds
+
+
+def test_failure_with_a_saturated_generator_is_the_generators() -> None:
+    judgement = judge_stage(metrics(delivered_rate=500.0, generator_saturated=True), Slo())
+    assert not judgement.holds and judgement.limited_by_generator
+    assert not judge_stage(metrics(generator_saturated=True), Slo()).limited_by_generator
+
+
+def run(
+    search: RateSearch,
+    holds: Callable[[float], bool],
+    generator_limit: float | None = None,
+    delivered: Callable[[float], float | None] = lambda rate: None,
+) -> list[float]:
+    rates: list[float] = []
+    for _ in range(100):
+        rate = search.next_rate()
+        if rate is None:
+            return rates
+        rates.append(rate)
+        limited = generator_limit is not None and rate > generator_limit
+        ok = holds(rate) and not limited
+        search.record(rate, StageJudgement(ok, () if ok else ("x",), limited_by_generator=limited), delivered(rate))
+    raise AssertionError("the search did not end")
+
+
+def test_grows_then_bisects_to_the_resolution() -> None:
+    plan = SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05)
+    search = RateSearch(plan)
+    rates = run(search, lambda r: r <= 600)
+    assert rates[:4] == [100, 200, 400, 800]
+    assert search.outcome == "found"
+    assert search.capacity is not None and 600 * 0.95 <= search.capacity <= 600
+    assert search.failing is not None and (search.failing - search.capacity) <= 0.05 * search.capacity
+
+
+def test_the_delivered_rate_of_an_overloaded_stage_guides_the_narrowing() -> None:
+    """An endpoint capped at 600/s delivers 600/s when overloaded: two stages settle the bracket."""
+    plan = SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05)
+    search = RateSearch(plan)
+    rates = run(search, lambda r: r <= 600, delivered=lambda r: min(r, 600.0))
+    assert rates == [100, 200, 400, 800, 600, 630]
+    assert search.capacity == 600 and search.outcome == "found"
+
+
+def test_a_useless_estimate_falls_back_to_bisection() -> None:
+    """An estimate above the failing rate (a noisy stage) is ignored; the search still converges."""
+    plan = SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05)
+    search = RateSearch(plan)
+    rates = run(search, lambda r: r <= 600, delivered=lambda r: r * 2)
+    assert rates[:5] == [100, 200, 400, 800, 600]
+    assert search.capacity is not None and 570 <= search.capacity <= 600
+
+
+def test_the_search_ends_even_when_whole_rates_cannot_narrow_the_bracket() -> None:
+    """Holding 1498 and failing 1573 is 5.006% apart: no whole rate strictly between may repeat forever."""
+    plan = SearchPlan(start_rate=300, growth=2, max_rate=20_000, resolution=0.05)
+    search = RateSearch(plan)
+    rates = run(search, lambda r: r <= 1500, delivered=lambda r: min(r, 1500.0) - 2)
+    assert len(rates) == len(set(rates)) <= 12
+    assert search.capacity is not None and 1425 <= search.capacity <= 1500
+
+
+def test_no_search_runs_past_the_stage_bound() -> None:
+    """Even a plan with an absurd resolution stops at MAX_STAGES."""
+    search = RateSearch(SearchPlan(start_rate=1, growth=1.0001, max_rate=10**9, resolution=1e-12))
+    assert len(run(search, lambda r: r < 2)) <= 40
+
+
+def test_never_offers_more_than_the_max_rate() -> None:
+    search = RateSearch(SearchPlan(start_rate=100, growth=3, max_rate=500))
+    assert run(search, lambda r: True) == [100, 300, 500]
+    assert search.outcome == "above max rate" and search.capacity == 500
+
+
+def test_first_stage_failing_means_below_start_rate() -> None:
+    search = RateSearch(SearchPlan(start_rate=100))
+    assert run(search, lambda r: False) == [100]
+    assert search.outcome == "below start rate" and search.capacity is None
+
+
+def test_generator_limit_stops_the_search_without_a_capacity() -> None:
+    search = RateSearch(SearchPlan(start_rate=100, growth=2, max_rate=10_000))
+    assert run(search, lambda r: True, generator_limit=300) == [100, 200, 400]
+    assert search.outcome == "limited by the load generator" and search.capacity is None
