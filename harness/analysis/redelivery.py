@@ -1,6 +1,6 @@
 """Why was a message delivered again? Each extra delivery is explained or it is a duplicate.
 
-An extra delivery (CONTRACTS §3) is explained when the consumer that held the message before it
+An extra delivery is explained when the consumer that held the message before it
 (the *holder*)
 - sent a ``nack`` for it in between; or
 - left: its ``disconnect`` row lies in between; or

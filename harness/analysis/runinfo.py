@@ -1,4 +1,4 @@
-"""What the analysis needs to know about a run, taken from ``run.json`` (CONTRACTS §3).
+"""What the analysis needs to know about a run, taken from ``run.json``.
 
 Every key is optional: a run folder from an older harness, a crashed run or a bare events folder
 still analyses, with the figures that depend on a missing key left out.

@@ -1,6 +1,6 @@
 """Checking the checker: the emulator's truth log of injected faults against what the checker found.
 
-The truth log (CONTRACTS §2) is JSON lines, one injected fault per line. Each fault kind implies
+The truth log (``harness.emulator.truth``) is JSON lines, one injected fault per line. Each fault kind implies
 a class for the message it hit: ``drop`` lost, ``duplicate`` duplicated (same consumer),
 ``misroute`` duplicated (cross consumer), ``delay`` ok with end-to-end latency of at least
 ``delay_ms``, ``reorder`` ok (and an order violation on Exclusive or Failover); ``disconnect``

@@ -10,7 +10,7 @@ Grammar of one ``--fault`` SPEC: ``KIND[=FRACTION][,key=value...]``
     disconnect,every=D  close one consumer's socket every D (``5s``, ``500ms``); its messages go to the others
     skew=F[,consumer=N] give a fraction F of Shared messages to one consumer (named N, else the first)
 
-Every injected fault is one JSON line in the truth log (see CONTRACTS.md): ``t_ns``, ``fault``,
+Every injected fault is one JSON line in the truth log (see ``harness.emulator.truth``): ``t_ns``, ``fault``,
 ``msg_id``, ``properties``, ``consumer``, ``detail``, ``delay_ms``. Randomness comes from the
 ``random.Random`` passed in, so a seed reproduces a run's choices.
 """

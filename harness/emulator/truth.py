@@ -1,4 +1,11 @@
-"""The truth log: one JSON line per injected fault, flushed often so a crash loses little."""
+"""The truth log: one JSON line per injected fault, flushed often so a crash loses little.
+
+Each line: ``t_ns`` (wall-clock ns), ``fault`` (drop, duplicate, misroute, delay, reorder,
+disconnect, skew), ``msg_id`` (the endpoint message id; null for disconnect), ``properties`` (the
+message's properties as published; null for disconnect), ``consumer`` (the consumerName the fault
+hit, or null), ``detail`` and ``delay_ms`` (delay only). The checker reads it back to prove that it
+reports exactly what was injected (``harness.analysis.truth``).
+"""
 
 from __future__ import annotations
 

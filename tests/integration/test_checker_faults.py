@@ -1,5 +1,5 @@
 """Checking the checker: the emulator injects each fault at known counts; the checker must report
-exactly what the truth log holds, in the right class, and nothing else (CONTRACTS §1-2).
+exactly what the truth log holds, in the right class, and nothing else.
 
 Needs the emulator's ``--fault``, ``--fault-seed`` and ``--truth-log`` options.
 """

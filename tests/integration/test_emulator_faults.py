@@ -1,4 +1,4 @@
-"""Injected faults over real sockets: each does what CONTRACTS.md says, and the truth log says exactly that."""
+"""Injected faults over real sockets: each does what its spec says, and the truth log says exactly that."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """The gdn target and the non-Shared subscription types against the emulator's GDN side.
 
-These need the emulator branch's features (protocol reference sections 2-7): the GDN REST API
-(``/_open/auth``, ``/_fabric/<f>/_api/streams``, ``/datacenter/local``), ``POST /apid/otp`` with
-OTP-authenticated WebSockets under ``/_ws``, TLS (``--tls --cert-dir DIR``, CONTRACTS section 1),
-negative acks, ack timeouts, pull mode, and Exclusive, Failover and Key_Shared dispatch. Run them
-once that branch is merged. The CA file name inside the cert dir is taken as ``ca.pem``.
+They use the emulator's GDN side: the GDN REST API (``/_open/auth``, ``/_fabric/<f>/_api/streams``,
+``/datacenter/local``), ``POST /apid/otp`` with OTP-authenticated WebSockets under ``/_ws``, TLS
+(``--tls --cert-dir DIR``, which writes ``ca.pem``), negative acks, ack timeouts, pull mode, and
+Exclusive, Failover and Key_Shared dispatch.
 """
 
 from __future__ import annotations
