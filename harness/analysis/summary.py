@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from harness.analysis.messages import gather
 from harness.analysis.runinfo import run_info
 from harness.analysis.throughput import backlog, throughput
 from harness.analysis.verdict import Thresholds, judge
+from harness.atomic import write_text_atomically
 from harness.events.runfolder import redact
 
 SUMMARY_VERSION = 1
@@ -136,8 +136,4 @@ def plain(value: Any) -> Any:
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     """Write ``summary.json`` atomically (a reader never sees half of it)."""
-    path = run_dir / SUMMARY_JSON
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(run_dir / SUMMARY_JSON, json.dumps(summary, indent=1, allow_nan=False) + "\n")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_text_atomically
 from harness.capacity.regions import Region, RegionsFile, RegionsFileError, load_regions
 
 CAPACITY_JSON = "capacity.json"
@@ -96,9 +96,7 @@ def _say(line: str) -> None:
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def render_table(document: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ it. Secrets never reach it: settings pass through :func:`redact` first.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import secrets
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from harness.atomic import write_text_atomically
 from harness.events.schema import EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
 
 #: Substrings of setting names whose values are secret.
@@ -121,9 +121,7 @@ class RunFolder:
         record.setdefault("schema_version", SCHEMA_VERSION)
         if "settings" in record and isinstance(record["settings"], Mapping):
             record["settings"] = redact(record["settings"])
-        tmp = self.manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, self.manifest_path)
+        write_text_atomically(self.manifest_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
 
     def update_manifest(self, **changes: Any) -> None:
         manifest = self.read_manifest()

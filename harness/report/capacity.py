@@ -6,9 +6,7 @@ stage's own ``report.html``. Plots are inlined, so the page reads offline.
 
 from __future__ import annotations
 
-import base64
 import html
-import os
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -19,7 +17,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402 - the backend is chosen first
 
-from harness.report.html import STYLE, table  # noqa: E402
+from harness.atomic import write_text_atomically  # noqa: E402
+from harness.report.html import STYLE, figures_html, table  # noqa: E402
 from harness.report.plots import DPI, SIZE, png  # noqa: E402
 
 CAPACITY_HTML = "capacity.html"
@@ -184,11 +183,7 @@ def _region_section(region: dict[str, Any]) -> str:
 
 
 def render_capacity_html(document: dict[str, Any], plots: list[tuple[str, str, bytes]], source: str) -> str:
-    images = "".join(
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
-        for _, alt, data in plots
-    )
+    images = figures_html(plots)
     intro = (
         "The capacity of a region is the highest offered rate at which a stage held: every message "
         "delivered exactly once within the SLO, at least 97% of the offered rate delivered and a "
@@ -212,7 +207,4 @@ def write_capacity_report(folder: Path, document: dict[str, Any]) -> Path:
     for name, _, data in plots:
         (folder / "plots" / name).write_bytes(data)
     path = folder / CAPACITY_HTML
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_capacity_html(document, plots, str(folder.name)), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(path, render_capacity_html(document, plots, str(folder.name)))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from harness.analysis.delivery import CLASSES
+from harness.atomic import write_text_atomically
 from harness.events.runfolder import redact
 from harness.report.plots import render_all
 
@@ -157,6 +157,15 @@ def _throughput(summary: dict[str, Any]) -> str:
     return table(("figure", "value"), rows)
 
 
+def figures_html(plots: Sequence[tuple[str, str, bytes]]) -> str:
+    """Each plot as a ``<figure>`` with its PNG inlined, so the page reads offline."""
+    return "".join(
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+        for _, alt, data in plots
+    )
+
+
 def render_html(summary: dict[str, Any], plots: Sequence[tuple[str, str, bytes]], source: str) -> str:
     run = summary["run"]
     inp = summary["input"]
@@ -174,11 +183,7 @@ def render_html(summary: dict[str, Any], plots: Sequence[tuple[str, str, bytes]]
     ]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in inp["notes"])
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary["reasons"])
-    images = "".join(
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
-        for _, alt, data in plots
-    )
+    images = figures_html(plots)
     settings = redact(run.get("settings") or {})
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         style=STYLE.read_text(encoding="utf-8"),
@@ -206,7 +211,4 @@ def write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
     for name, _, data in plots:
         (folder / name).write_bytes(data)
     path = run_dir / REPORT_HTML
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(summary, plots, run_dir.name), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(path, render_html(summary, plots, run_dir.name))
