@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,20 +35,27 @@ def register(subparsers: Any) -> None:
 
 
 def preflight(regions: RegionsFile) -> None:
-    """Reach every remote region's endpoint; one line naming the file, region and field if one fails."""
+    """Every region's stage settings validate and every remote endpoint answers, before any load.
+
+    One line naming the file, the region and the field when something is wrong.
+    """
     from harness.capacity.stage import stage_settings
     from harness.errors import HarnessError
     from harness.targets import make_target
 
     for region in regions.regions:
-        if region.target == "emulator":
-            continue
+        where = f"{regions.path}: region {region.name!r}"
         settings = stage_settings(region, region.url, region.search.start_rate, 0, Path("."))
         try:
             settings.validate()
+        except HarnessError as exc:
+            raise RegionsFileError(f"{where}: search: {exc}") from None
+        if region.target == "emulator":
+            continue
+        try:
             make_target(settings).check()
         except HarnessError as exc:
-            raise RegionsFileError(f"{regions.path}: region {region.name!r}: url: {exc}") from None
+            raise RegionsFileError(f"{where}: url: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
         "regions": [],
     }
 
+    lock = threading.Lock()
+
     def searched(region: Region) -> dict[str, Any]:
         entry = search_region(region, folder, _say)
-        document["regions"].append(entry)
-        write_json(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
+        with lock:  # parallel searches finish in any order; one writer at a time
+            document["regions"].append(entry)
+            write_json(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
         return entry
 
     if parallel:
@@ -109,7 +120,8 @@ def render_table(document: dict[str, Any]) -> str:
         failing = entry.get("first_failing") or {}
         why = "; ".join(failing.get("reasons") or []) or entry.get("error") or ""
         at = f"{failing['offered_rate']:,.0f}/s: " if failing else ""
-        shown = "-" if capacity is None else f"{capacity:,.0f}"
+        lower = entry.get("highest_holding_msg_s")
+        shown = f"{capacity:,.0f}" if capacity is not None else (f">= {lower:,.0f}" if lower else "-")
         latency = "-" if p99 is None else f"{p99:,.1f}"
         lines.append(f"{entry['name']:<14} {entry['outcome']:<30} {shown:>15} {latency:>9}  {at}{why}")
     return "\n".join(lines)

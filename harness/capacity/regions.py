@@ -15,8 +15,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.capacity import SearchPlan, Slo
+from harness.analysis.capacity import Slo
+from harness.analysis.rate_search import SearchPlan
 from harness.errors import HarnessError
+from harness.settings import payload_frame_bytes
+from harness.wire import MAX_TEXT_FRAME_BYTES
 
 TARGETS = ("emulator", "gdn", "pulsar")
 
@@ -113,6 +116,8 @@ def _region(
     for key in simple:
         if key in raw:
             values[key] = _typed(Region, key, raw[key], where)
+    if not isinstance(raw.get("target"), str):
+        raise RegionsFileError(f"{where}: target: missing (one of {', '.join(TARGETS)})")
     region = Region(
         **values,
         slo=_section(base_slo, raw.get("slo", {}), f"{where}: slo"),
@@ -133,6 +138,7 @@ def _region(
         if variable and not env.get(variable):
             raise RegionsFileError(f"{where}: {key}: environment variable {variable} is not set")
     _check_plan(region.search, f"{where}: search")
+    _check_slo(region.slo, f"{where}: slo")
     return region
 
 
@@ -151,18 +157,31 @@ def _checked_profile(profile: str, base_dir: Path, where: str) -> str:
 
 
 def _check_plan(plan: SearchPlan, where: str) -> None:
-    positive = ("start_rate", "stage_seconds", "max_rate", "resolution")
-    for key in positive:
+    for key in ("start_rate", "stage_seconds", "max_rate", "resolution"):
         if not getattr(plan, key) > 0:
             raise RegionsFileError(f"{where}: {key}: must be greater than 0")
     if not plan.growth > 1:
         raise RegionsFileError(f"{where}: growth: must be greater than 1")
-    if plan.warmup_seconds < 0 or plan.drain_timeout < 0:
-        raise RegionsFileError(f"{where}: warmup_seconds and drain_timeout must not be negative")
-    if plan.producers < 1 or plan.consumers < 1:
-        raise RegionsFileError(f"{where}: producers and consumers must be at least 1")
+    for key in ("warmup_seconds", "drain_timeout", "size"):
+        if getattr(plan, key) < 0:
+            raise RegionsFileError(f"{where}: {key}: must not be negative")
+    for key in ("producers", "consumers"):
+        if getattr(plan, key) < 1:
+            raise RegionsFileError(f"{where}: {key}: must be at least 1")
     if plan.start_rate > plan.max_rate:
         raise RegionsFileError(f"{where}: start_rate: above max_rate")
+    if payload_frame_bytes(plan.size) > MAX_TEXT_FRAME_BYTES:
+        raise RegionsFileError(f"{where}: size: a {plan.size}-byte payload is over the endpoints' 1 MiB frame limit")
+
+
+def _check_slo(slo: Slo, where: str) -> None:
+    if slo.p99_ms is not None and not slo.p99_ms > 0:
+        raise RegionsFileError(f"{where}: p99_ms: must be greater than 0")
+    for key in ("max_lost", "max_duplicated"):
+        if getattr(slo, key) < 0:
+            raise RegionsFileError(f"{where}: {key}: must not be negative")
+    if not 0 <= slo.min_jain <= 1:
+        raise RegionsFileError(f"{where}: min_jain: must be between 0 and 1")
 
 
 def _section(base: Any, raw: Any, where: str) -> Any:

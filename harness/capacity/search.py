@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.capacity import RateSearch
+from harness.analysis.rate_search import RateSearch
 from harness.capacity.regions import Region
 from harness.capacity.stage import StageResult, run_stage
 from harness.errors import HarnessError
@@ -61,8 +61,8 @@ def region_entry(
 ) -> dict[str, Any]:
     stages = [r.as_dict(folder) for r in results]
     at_capacity: dict[str, Any] = {}
-    if search.capacity is not None:
-        holding = [r for r in results if r.offered_rate == search.capacity and r.metrics is not None]
+    if search.holding is not None:
+        holding = [r for r in results if r.offered_rate == search.holding and r.metrics is not None]
         if holding and holding[-1].metrics is not None:
             m = holding[-1].metrics
             at_capacity = {
@@ -87,6 +87,9 @@ def region_entry(
         "outcome": "failed" if error else search.outcome,
         "error": error,
         "capacity_msg_s": None if error else search.capacity,
+        # the highest rate that held: the capacity when one was found, else only a lower bound
+        "highest_holding_msg_s": search.holding,
+        "generator_ceiling_msg_s": search.generator_ceiling,
         "at_capacity": at_capacity,
         "first_failing": first_failing,
         "slo": dataclasses.asdict(region.slo),

@@ -66,3 +66,11 @@ PROP_INTENDED_NS: Final = "sh-intended-ns"
 
 EVENTS_DIR: Final = "events"
 RUN_JSON: Final = "run.json"
+
+#: Schedule lag (actual minus intended send time), ms, beyond which a generator is behind: a run
+#: whose lag p99 passes it ends with a warning that the generator may have been the bottleneck; a
+#: capacity stage whose lag median passes it (sends persistently late, not a jitter spike) claims
+#: nothing about the endpoint.
+SATURATION_LAG_MS: Final = 10.0
+#: Likewise a generator process that used more than this much of its core (Locust's own warning line).
+SATURATION_CPU_PERCENT: Final = 90.0

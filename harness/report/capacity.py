@@ -96,15 +96,18 @@ def backlog_growth(document: dict[str, Any]) -> Figure:
 
 
 def regions_side_by_side(document: dict[str, Any]) -> Figure:
+    """Capacities as solid bars; a search that found only a lower bound shows it hatched."""
     fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     ax = fig.subplots()
-    names = [r["name"] for r in document["regions"]]
-    values = [r.get("capacity_msg_s") or 0.0 for r in document["regions"]]
-    bars = ax.bar(names, values, color="#1565c0")
-    for bar, region in zip(bars, document["regions"], strict=True):
-        label = f"{region['capacity_msg_s']:,.0f}" if region.get("capacity_msg_s") else region["outcome"]
+    for region in document["regions"]:
+        capacity = region.get("capacity_msg_s")
+        value = capacity or region.get("highest_holding_msg_s") or 0.0
+        bar = ax.bar(region["name"], value, color="#1565c0" if capacity else "#90a4ae", hatch="" if capacity else "//")[
+            0
+        ]
+        label = f"{capacity:,.0f}" if capacity else (f">= {value:,.0f}: " if value else "") + region["outcome"]
         ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
-    ax.set(title="Capacity by region", ylabel="msg/s")
+    ax.set(title="Capacity by region (hatched: a lower bound only)", ylabel="msg/s")
     ax.grid(alpha=0.3, axis="y")
     return fig
 
@@ -126,11 +129,13 @@ def _summary_table(document: dict[str, Any]) -> str:
     for region in document["regions"]:
         at = region.get("at_capacity") or {}
         failing = region.get("first_failing") or {}
+        capacity = region.get("capacity_msg_s")
+        lower = region.get("highest_holding_msg_s")
         rows.append(
             (
                 region["name"],
                 region["outcome"],
-                region.get("capacity_msg_s"),
+                capacity if capacity is not None else (f">= {lower:,.0f}" if lower else None),
                 at.get("p50_ms"),
                 at.get("p99_ms"),
                 at.get("p999_ms"),

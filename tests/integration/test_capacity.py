@@ -164,3 +164,23 @@ def test_bad_regions_files_stop_before_any_load(tmp_path: Path) -> None:
         run_cli(["capacity", str(path), "--reports-dir", str(reports)]), "region 'far'", "url", "cannot reach"
     )
     assert not reports.exists() or not list(reports.iterdir()), "no load ran"
+
+
+def test_regions_searched_in_parallel_all_land_in_capacity_json(tmp_path: Path) -> None:
+    plan = FAST_PLAN.replace("max_rate = 20000", "max_rate = 600")
+    regions = (
+        "parallel = true\n"
+        + plan
+        + "".join(
+            f'\n[[region]]\nname = "r{i}"\ntarget = "emulator"\nprofile = "{profile(tmp_path, f"r{i}", 0)}"\n'
+            for i in range(3)
+        )
+    )
+    (tmp_path / "regions.toml").write_text(regions)
+    reports = tmp_path / "reports"
+    result = run_cli(["capacity", str(tmp_path / "regions.toml"), "--reports-dir", str(reports)], seconds=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads((only_capacity_folder(reports) / "capacity.json").read_text())
+    assert document["parallel"] is True and document["finished"] is not None
+    assert sorted(e["name"] for e in document["regions"]) == ["r0", "r1", "r2"]
+    assert all(e["outcome"] == "above max rate" and e["capacity_msg_s"] == 600 for e in document["regions"])

@@ -75,6 +75,11 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         (lambda t: t.replace('name = "lab"', 'name = "us-east"'), "region name 'us-east' is used twice"),
         (lambda t: t + "\n[bogus]\n", "unknown key 'bogus'"),
         (lambda t: t.replace("[slo]", "[slo"), "not valid TOML"),
+        (lambda t: t.replace('target = "emulator"\n', ""), "region 'lab': target: missing"),
+        (lambda t: t.replace('profile = "eu-west"', 'profile = "mars"'), "region 'lab': profile: unknown profile"),
+        (lambda t: t.replace("p99_ms = 100", "p99_ms = -5"), "region 'lab': slo: p99_ms: must be greater than 0"),
+        (lambda t: t.replace("min_jain = 0.8", "min_jain = 7"), "slo: min_jain: must be between 0 and 1"),
+        (lambda t: t.replace("max_rate = 3000", "max_rate = 3000\nsize = -5"), "search: size: must not be negative"),
     ],
 )
 def test_problems_name_file_region_and_field(tmp_path: Path, edit, message: str) -> None:

@@ -1,4 +1,4 @@
-"""The capacity search's rules: stage judgement, growth, bisection, generator limits."""
+"""The capacity search's rules: stage judgement, growth, narrowing, generator limits, bounds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.analysis.capacity import RateSearch, SearchPlan, Slo, StageJudgement, StageMetrics, judge_stage
+from harness.analysis.capacity import Slo, StageJudgement, StageMetrics, judge_stage
+from harness.analysis.rate_search import MAX_STAGES, RateSearch, SearchPlan
 
 
 def metrics(**overrides: object) -> StageMetrics:
@@ -35,15 +36,14 @@ def test_a_clean_stage_holds() -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"lost": 1}, "1 lost"),
-        ({"duplicated": 2}, "2 duplicated"),
-        ({"unexpected": 1}, "1 unexpected"),
-        ({"jain": 0.5}, "fairness 0.500"),
+        ({"checker_verdict": "fail", "checker_reasons": ("3 lost",)}, "checker fail: 3 lost"),
+        ({"checker_verdict": "fail", "checker_reasons": ("2 rejected by the endpoint but delivered",)}, "rejected"),
+        ({"checker_verdict": "inconclusive"}, "checker inconclusive"),
+        ({"checker_verdict": "fail", "drained": False}, "backlog not drained"),
         ({"delivered_rate": 960.0}, "delivered 960/s = 96% of offered"),
         ({"backlog_growth_rate": 40.0}, "backlog grew 40/s"),
         ({"p99_ms": 11.0}, "p99 11.0 ms > 10 ms"),
         ({"p99_ms": None}, "p99 no deliveries > 10 ms"),
-        ({"checker_verdict": "inconclusive"}, "checker inconclusive"),
     ],
 )
 def test_each_failure_reason(overrides: dict[str, object], reason: str) -> None:
@@ -57,9 +57,16 @@ def test_boundaries_hold() -> None:
     assert judge_stage(metrics(delivered_rate=970.0, backlog_growth_rate=30.0), Slo()).holds
 
 
+def test_the_slo_sets_the_checkers_thresholds() -> None:
+    limits = Slo(max_lost=5, max_duplicated=2, min_jain=0.7).thresholds()
+    assert (limits.max_lost, limits.max_duplicated, limits.min_jain) == (5, 2, 0.7)
+    assert limits.max_unexpected == 0 and limits.max_rejected_delivered == 0 and limits.max_p99_ms is None
+
+
 def test_failure_with_a_saturated_generator_is_the_generators() -> None:
     judgement = judge_stage(metrics(delivered_rate=500.0, generator_saturated=True), Slo())
     assert not judgement.holds and judgement.limited_by_generator
+    assert "the load generator was saturated" in judgement.reasons
     assert not judge_stage(metrics(generator_saturated=True), Slo()).limited_by_generator
 
 
@@ -81,7 +88,7 @@ def run(
     raise AssertionError("the search did not end")
 
 
-def test_grows_then_bisects_to_the_resolution() -> None:
+def test_grows_then_narrows_to_the_resolution() -> None:
     plan = SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05)
     search = RateSearch(plan)
     rates = run(search, lambda r: r <= 600)
@@ -101,7 +108,6 @@ def test_the_delivered_rate_of_an_overloaded_stage_guides_the_narrowing() -> Non
 
 
 def test_a_useless_estimate_falls_back_to_bisection() -> None:
-    """An estimate above the failing rate (a noisy stage) is ignored; the search still converges."""
     plan = SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05)
     search = RateSearch(plan)
     rates = run(search, lambda r: r <= 600, delivered=lambda r: r * 2)
@@ -110,7 +116,7 @@ def test_a_useless_estimate_falls_back_to_bisection() -> None:
 
 
 def test_the_search_ends_even_when_whole_rates_cannot_narrow_the_bracket() -> None:
-    """Holding 1498 and failing 1573 is 5.006% apart: no whole rate strictly between may repeat forever."""
+    """Holding 1498 and failing 1573 is 5.006% apart: no whole rate in between may repeat forever."""
     plan = SearchPlan(start_rate=300, growth=2, max_rate=20_000, resolution=0.05)
     search = RateSearch(plan)
     rates = run(search, lambda r: r <= 1500, delivered=lambda r: min(r, 1500.0) - 2)
@@ -119,9 +125,9 @@ def test_the_search_ends_even_when_whole_rates_cannot_narrow_the_bracket() -> No
 
 
 def test_no_search_runs_past_the_stage_bound() -> None:
-    """Even a plan with an absurd resolution stops at MAX_STAGES."""
     search = RateSearch(SearchPlan(start_rate=1, growth=1.0001, max_rate=10**9, resolution=1e-12))
-    assert len(run(search, lambda r: r < 2)) <= 40
+    assert len(run(search, lambda r: r < 2)) <= MAX_STAGES
+    assert search.outcome == "stopped at the stage limit" and search.capacity is None
 
 
 def test_never_offers_more_than_the_max_rate() -> None:
@@ -136,7 +142,25 @@ def test_first_stage_failing_means_below_start_rate() -> None:
     assert search.outcome == "below start rate" and search.capacity is None
 
 
-def test_generator_limit_stops_the_search_without_a_capacity() -> None:
-    search = RateSearch(SearchPlan(start_rate=100, growth=2, max_rate=10_000))
-    assert run(search, lambda r: True, generator_limit=300) == [100, 200, 400]
+def test_a_generator_limit_below_the_endpoints_gives_no_capacity_only_a_lower_bound() -> None:
+    """The generator gives out at 300 while the endpoint holds everything: no capacity is claimed."""
+    search = RateSearch(SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05))
+    rates = run(search, lambda r: True, generator_limit=300)
+    assert rates[:3] == [100, 200, 400]
+    assert all(r <= 400 for r in rates)
+    assert search.outcome == "limited by the load generator" and search.capacity is None
+    assert search.holding is not None and 285 <= search.holding <= 300
+
+
+def test_an_endpoint_limit_found_below_a_generator_limit_is_a_capacity() -> None:
+    """A saturated stage above the endpoint's knee only bounds the search; the knee below it is real."""
+    search = RateSearch(SearchPlan(start_rate=100, growth=2, max_rate=10_000, resolution=0.05))
+    run(search, lambda r: r <= 500, generator_limit=700, delivered=lambda r: min(r, 500.0))
+    assert search.generator_ceiling == 800
+    assert search.outcome == "found" and search.capacity == 500
+
+
+def test_a_saturated_first_stage_is_the_generators_limit() -> None:
+    search = RateSearch(SearchPlan(start_rate=100_000))
+    assert run(search, lambda r: True, generator_limit=50_000) == [100_000]
     assert search.outcome == "limited by the load generator" and search.capacity is None
