@@ -29,6 +29,7 @@ from harness.emulator.config import (
 )
 from harness.emulator.dispatch import dispatcher_for
 from harness.emulator.faults import FaultInjector
+from harness.emulator.frames import PublishTimeFormatter, stamp
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 from harness.emulator.subscription import Consumer, Delivery, Subscription
@@ -58,6 +59,7 @@ class Broker:
         self.config = config or BrokerConfig()
         self.rng = rng or random.Random(0)
         self.faults = faults
+        self.publish_time = PublishTimeFormatter()  # publishTime in UTC, from ``clock``
         self.topics: dict[Topic, TopicState] = {}
         self.consumers: dict[int, Consumer] = {}
         self._next_id = 1
@@ -94,7 +96,11 @@ class Broker:
             state.producers.pop(producer_id, None)
 
     def publish(self, topic: Topic, fragment: bytes, key: str | None = None) -> bytes:
-        """Append a message and dispatch it; returns its message id. Raises BacklogQuotaExceeded."""
+        """Append a message stamped with ``publishTime`` from the clock and dispatch it.
+
+        ``fragment`` is a parsed publish (:func:`harness.emulator.frames.parse_publish`); returns the
+        message id. Raises BacklogQuotaExceeded.
+        """
         state = self.topics.get(topic) or self.topic(topic)
         log = state.log
         subs = state.subscriptions
@@ -102,7 +108,7 @@ class Broker:
             len(log) >= self.config.max_backlog_messages or log.retained_bytes >= self.config.max_backlog_bytes
         ):
             raise BacklogQuotaExceeded(topic)
-        entry = log.append(fragment, key)
+        entry = log.append(stamp(fragment, self.publish_time(self.clock())), key)
         state.published += 1
         if not subs:
             log.trim(log.end)  # no subscription: Pulsar retains nothing

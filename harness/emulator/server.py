@@ -28,7 +28,6 @@ from harness.emulator.config import BrokerConfig
 from harness.emulator.connection import Connection
 from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector, FaultSpec
-from harness.emulator.frames import PublishTimeFormatter
 from harness.emulator.profiles import RegionProfile
 from harness.emulator.rest import GdnApi, error_response
 from harness.emulator.truth import TruthLog
@@ -82,9 +81,7 @@ class EmulatorServer:
         self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)
         self.api = GdnApi(self.broker, self.auth)
         self.connections: dict[int, Connection] = {}
-        self.session = sockets.Session(
-            self.broker, self.route, self.connections, self._new_connection, PublishTimeFormatter()
-        )
+        self.session = sockets.Session(self.broker, self.route, self.connections, self._new_connection)
         self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
         self.app.on_startup.append(self._start_ticking)

@@ -39,7 +39,6 @@ class Session:
     route: Callable[[], None]
     connections: dict[int, Connection]
     new_connection: Callable[[web.WebSocketResponse], Connection]
-    time_format: frames.PublishTimeFormatter
 
 
 def refuse(status: int, reason: str) -> web.Response:
@@ -84,7 +83,7 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
                 if _bad_frame(conn, msg.type, msg.data):
                     break
                 continue
-            parsed = frames.parse_publish(msg.data, s.time_format(s.broker.clock()))
+            parsed = frames.parse_publish(msg.data)
             if isinstance(parsed, frames.PublishRejected):
                 conn.warn_once("producer on %s: send-error:%d %s", target.topic, parsed.code, parsed.message)
                 conn.push(frames.publish_error(parsed))

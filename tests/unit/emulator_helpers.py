@@ -9,7 +9,7 @@ import orjson
 from harness.emulator.config import BrokerConfig, ConsumerOptions
 from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector
-from harness.emulator.frames import Publish, PublishTimeFormatter, parse_publish
+from harness.emulator.frames import Publish, parse_publish
 from harness.emulator.subscription import Consumer, Delivery
 from harness.wire import Topic
 
@@ -28,14 +28,11 @@ def make_broker(clock: Clock | None = None, faults: FaultInjector | None = None,
     return Broker(clock or Clock(), BrokerConfig(**config), random.Random(1), faults)  # type: ignore[arg-type]
 
 
-_FORMAT = PublishTimeFormatter()
-
-
-def fragment(n: int, clock: float = 1000.0, key: str | None = None) -> tuple[bytes, str | None]:
+def fragment(n: int, key: str | None = None) -> tuple[bytes, str | None]:
     frame: dict[str, object] = {"payload": "eA==", "properties": {"n": str(n)}}
     if key is not None:
         frame["key"] = key
-    parsed = parse_publish(orjson.dumps(frame), _FORMAT(clock))
+    parsed = parse_publish(orjson.dumps(frame))
     assert isinstance(parsed, Publish)
     return parsed.fragment, parsed.key
 

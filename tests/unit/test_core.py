@@ -342,15 +342,19 @@ def test_duplicate_producer_name_is_refused_with_409() -> None:
     assert caught.value.status == 409
 
 
-def test_publish_time_comes_from_the_injected_clock() -> None:
+def test_publish_time_is_stamped_from_the_broker_clock_when_the_message_is_accepted() -> None:
     clock = Clock(1234.5)
     b = make_broker(clock)
-    subscribe(b)
-    from tests.unit.emulator_helpers import fragment
-
-    frag, _ = fragment(0, clock=clock.now)
-    b.publish(TOPIC, frag)
-    assert orjson.loads(b.take_deliveries()[0].frame)["publishTime"] == "1970-01-01T00:20:34.500+00:00"
+    subscribe(b, receiver_queue_size=1)
+    publish(b, 1)
+    clock.now = 1300.25
+    publish(b, 1, start=1)  # waits: the consumer's queue holds one
+    first = b.take_deliveries()[0]
+    clock.now = 2000.0
+    b.ack(first.consumer.id, mid(first))
+    second = b.take_deliveries()[0]
+    assert orjson.loads(first.frame)["publishTime"] == "1970-01-01T00:20:34.5Z"
+    assert orjson.loads(second.frame)["publishTime"] == "1970-01-01T00:21:40.25Z"
 
 
 def test_service_rate_caps_dispatch_per_subscription() -> None:
