@@ -65,7 +65,7 @@ class Broker:
         self._next_id = 1
         self._next_ledger = 1
         self._out: list[Delivery] = []
-        self._disconnects: list[Consumer] = []
+        self._disconnects: list[tuple[int, str]] = []  # (consumer or producer id, reason)
         self._timers: list[tuple[float, int, str, Consumer, int, int]] = []
         self._timer_serial = 0
         self._ack_timeouts = False  # set once any consumer asks for ackTimeoutMillis
@@ -101,7 +101,9 @@ class Broker:
         ``fragment`` is a parsed publish (:func:`harness.emulator.frames.parse_publish`); returns the
         message id. Raises BacklogQuotaExceeded.
         """
-        state = self.topics.get(topic) or self.topic(topic)
+        state = self.topics.get(topic)
+        if state is None:  # deleted under its producer: never re-created by a publish
+            state = self.topic(topic, create=False)
         log = state.log
         subs = state.subscriptions
         if subs and (
@@ -207,11 +209,15 @@ class Broker:
             state.subscriptions.pop(sub.name, None)
         self.close_consumer(consumer_id)
 
-    def request_disconnect(self, consumer: Consumer) -> None:
+    def request_disconnect(self, consumer: Consumer, reason: str = "disconnected by the emulator") -> None:
         """Ask the server to close this consumer's socket; it gets nothing more meanwhile."""
         if not consumer.closing:
             consumer.closing = True
-            self._disconnects.append(consumer)
+            self._disconnects.append((consumer.id, reason))
+
+    def request_producer_disconnect(self, producer_id: int, reason: str) -> None:
+        """Ask the server to close this producer's socket (its publishes fail meanwhile if the topic is gone)."""
+        self._disconnects.append((producer_id, reason))
 
     # --- consumer commands ---------------------------------------------------------------------
 
@@ -298,8 +304,9 @@ class Broker:
         out, self._out = self._out, []
         return out
 
-    def take_disconnects(self) -> list[Consumer]:
-        """Consumers whose sockets the server must close (fault injection, stream deletion)."""
+    def take_disconnects(self) -> list[tuple[int, str]]:
+        """``(id, reason)`` of each consumer or producer whose socket the server must close
+        (fault injection, stream deletion)."""
         out, self._disconnects = self._disconnects, []
         return out
 

@@ -135,17 +135,18 @@ class EmulatorServer:
     # --- the broker's output -------------------------------------------------------------------
 
     def route(self) -> None:
-        """Queue every delivery the broker decided on its consumer's connection; start requested closes."""
+        """Queue every delivery the broker decided on its consumer's connection; start requested closes
+        (consumers and producers share one id space, and ``connections`` holds both)."""
         broker = self.broker
         connections = self.connections
         for delivery in broker.take_deliveries():
             conn = connections.get(delivery.consumer.id)
             if conn is not None:
                 conn.push(delivery.frame)
-        for consumer in broker.take_disconnects():
-            conn = connections.get(consumer.id)
+        for socket_id, reason in broker.take_disconnects():
+            conn = connections.get(socket_id)
             if conn is not None:
-                conn.close_after_sending(sockets.CLOSE_FAULT, "disconnected by the emulator")
+                conn.close_after_sending(sockets.CLOSE_GOING_AWAY, reason)
 
     async def _tick_forever(self) -> None:
         broker = self.broker

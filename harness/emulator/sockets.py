@@ -27,7 +27,7 @@ log = logging.getLogger("harness.emulator")
 #: Close codes: Pulsar's WebSocketError numbers (1-8) are not valid RFC 6455 codes, so the emulator
 #: closes with 1008 and Pulsar's description as the reason.
 CLOSE_BAD_COMMAND = 1008
-CLOSE_FAULT = 1001
+CLOSE_GOING_AWAY = 1001  # the emulator closes: a fault disconnect, a deleted stream
 CLOSE_NORMAL = 1000
 
 
@@ -37,7 +37,7 @@ class Session:
 
     broker: Broker
     route: Callable[[], None]
-    connections: dict[int, Connection]
+    connections: dict[int, Connection]  # by consumer or producer id
     new_connection: Callable[[web.WebSocketResponse], Connection]
 
 
@@ -76,6 +76,7 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
         return refuse(exc.status, f"Failed to create producer: {exc.reason}")
     ws = _socket()
     conn = s.new_connection(ws)
+    s.connections[producer_id] = conn  # a deleted stream closes its producers through it
     sender = await _start(request, ws, conn)
     try:
         async for msg in ws:
@@ -97,6 +98,7 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
                 )
                 continue
             except BrokerError as exc:  # the stream was deleted under the producer
+                conn.warn_once("producer on %s: %s", target.topic, exc.reason)
                 conn.push(
                     frames.publish_error(frames.PublishRejected(frames.UNKNOWN_ERROR, exc.reason, parsed.context))
                 )
@@ -104,6 +106,7 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
             conn.push(frames.publish_ack(message_id.decode(), parsed.context))
             s.route()
     finally:
+        s.connections.pop(producer_id, None)
         s.broker.remove_producer(target.topic, producer_id)
         if sender is not None:
             sender.cancel()

@@ -38,6 +38,8 @@ def fragment(n: int, key: str | None = None) -> tuple[bytes, str | None]:
 
 
 def publish(b: Broker, count: int, start: int = 0, key: str | None = None) -> list[str]:
+    """Publish as a producer on TOPIC would: its connecting created the topic."""
+    b.topic(TOPIC)
     ids = []
     for i in range(count):
         frag, k = fragment(start + i, key=key)

@@ -10,6 +10,7 @@ from harness.emulator.config import BacklogQuotaExceeded, BrokerError
 from tests.unit.emulator_helpers import (
     TOPIC,
     Clock,
+    fragment,
     make_broker,
     mid,
     numbers,
@@ -340,6 +341,20 @@ def test_duplicate_producer_name_is_refused_with_409() -> None:
     with pytest.raises(BrokerError) as caught:
         b.add_producer(TOPIC, "p1")
     assert caught.value.status == 409
+
+
+def test_force_delete_disconnects_consumers_and_producers_and_publishing_never_recreates() -> None:
+    b = make_broker()
+    c = subscribe(b)
+    producer_id = b.add_producer(TOPIC)
+    with pytest.raises(BrokerError) as busy:
+        admin.delete_topic(b, TOPIC)
+    assert busy.value.status == 412 and b.take_disconnects() == []
+    admin.delete_topic(b, TOPIC, force=True)
+    assert sorted(b.take_disconnects()) == [(c.id, "stream deleted"), (producer_id, "stream deleted")]
+    with pytest.raises(BrokerError) as gone:
+        b.publish(TOPIC, fragment(0)[0])
+    assert gone.value.status == 404 and TOPIC not in b.topics
 
 
 def test_publish_time_is_stamped_from_the_broker_clock_when_the_message_is_accepted() -> None:
