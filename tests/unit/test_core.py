@@ -31,6 +31,19 @@ def test_subscription_starts_at_latest_and_keeps_its_backlog_without_consumers()
     assert numbers(b.take_deliveries()) == [3, 4]
 
 
+def test_a_new_subscription_starts_at_latest_even_while_another_holds_a_backlog() -> None:
+    b = make_broker()
+    b.close_consumer(subscribe(b, sub="old").id)
+    publish(b, 3)
+    assert len(b.topics[TOPIC].log) == 3  # retained for "old"
+    new = subscribe(b, sub="new")
+    assert b.take_deliveries() == []
+    publish(b, 1, start=3)
+    got = b.take_deliveries()
+    assert numbers(got) == [3] and owners(got) == [new.id]
+    assert b.topics[TOPIC].subscriptions["new"].backlog == 1
+
+
 def test_without_any_subscription_nothing_is_retained() -> None:
     b = make_broker()
     publish(b, 5)
