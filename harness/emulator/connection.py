@@ -61,7 +61,11 @@ class Connection:
         self._wake.set()
 
     def warn_once(self, message: str, *args: object) -> None:
-        """Log a client's bad input once per connection, so a misbehaving client cannot flood the log."""
+        """Log a client's bad input once per connection, so a misbehaving client cannot flood the log.
+
+        For input the connection survives (a send-error, an ack for an unknown id); whatever closes
+        the connection is logged every time by the socket handler.
+        """
         if not self.warned:
             self.warned = True
             log.warning(message, *args)

@@ -29,7 +29,8 @@ from harness.emulator.connection import Connection
 from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector, FaultSpec
 from harness.emulator.profiles import RegionProfile
-from harness.emulator.rest import GdnApi, error_response
+from harness.emulator.ratelog import RateLimitedLog
+from harness.emulator.rest import GdnApi
 from harness.emulator.truth import TruthLog
 
 log = logging.getLogger("harness.emulator")
@@ -79,9 +80,10 @@ class EmulatorServer:
         )
         self.broker = Broker(self.clock, config, self.rng, faults)
         self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)
-        self.api = GdnApi(self.broker, self.auth)
+        bad_requests = RateLimitedLog(log)
+        self.api = GdnApi(self.broker, self.auth, bad_requests)
         self.connections: dict[int, Connection] = {}
-        self.session = sockets.Session(self.broker, self.route, self.connections, self._new_connection)
+        self.session = sockets.Session(self.broker, self.route, self.connections, self._new_connection, bad_requests)
         self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
         self.app.on_startup.append(self._start_ticking)
@@ -108,7 +110,7 @@ class EmulatorServer:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._socket(request, path)
         response = await self.api.handle(request, path)
-        return response if response is not None else error_response(404, f"unknown path {path[:100]}")
+        return response if response is not None else self.api.refuse(request, path, 404, "unknown path")
 
     async def _socket(self, request: web.Request, path: str) -> web.StreamResponse:
         gateway = path.startswith(wire.MACROMETA_WS_PREFIX + "/")
@@ -116,13 +118,13 @@ class EmulatorServer:
             target = wire.parse_ws_path(path)
         except wire.WireError as exc:
             known = any(f"/ws/v2/{role}/" in path for role in wire.ROLES)
-            return sockets.refuse(400 if known else 404, str(exc)[:200])
+            return sockets.refuse(self.session, request, 400 if known else 404, str(exc)[:200])
         if gateway or self.options.require_auth:
             principal = self._ws_principal(request)
             if principal is None:
-                return sockets.refuse(401, "Failed to authenticate")
+                return sockets.refuse(self.session, request, 401, "Failed to authenticate")
             if principal.tenant != target.topic.tenant:
-                return sockets.refuse(403, "Not authorized")
+                return sockets.refuse(self.session, request, 403, "Not authorized")
         handler = {"producer": sockets.producer, "consumer": sockets.consumer, "reader": sockets.reader}[target.role]
         return await handler(request, target, self.session, not gateway)
 

@@ -21,6 +21,7 @@ from harness.emulator.config import BacklogQuotaExceeded, BrokerError
 from harness.emulator.connection import Connection
 from harness.emulator.core import Broker
 from harness.emulator.params import ParamError, consumer_options, producer_params, reader_params
+from harness.emulator.ratelog import RateLimitedLog
 
 log = logging.getLogger("harness.emulator")
 
@@ -39,10 +40,12 @@ class Session:
     route: Callable[[], None]
     connections: dict[int, Connection]  # by consumer or producer id
     new_connection: Callable[[web.WebSocketResponse], Connection]
+    bad_requests: RateLimitedLog  # refused handshakes, shared with the REST errors
 
 
-def refuse(status: int, reason: str) -> web.Response:
-    log.info("handshake refused: %d %s", status, reason)
+def refuse(s: Session, request: web.Request, status: int, reason: str) -> web.Response:
+    """Refuse the upgrade with an HTTP status, as Pulsar's proxy does; logged without the query (an OTP)."""
+    s.bad_requests.warning("WebSocket %s: %d %s", request.path[:120], status, reason)
     return web.Response(status=status, text=reason)
 
 
@@ -58,10 +61,10 @@ async def _start(request: web.Request, ws: web.WebSocketResponse, conn: Connecti
     return asyncio.create_task(conn.run())
 
 
-def _bad_frame(conn: Connection, msg_type: WSMsgType, data: object) -> bool:
-    """True when the loop must end: an oversize frame (1009) or a transport error."""
+def _bad_frame(msg_type: WSMsgType, data: object) -> bool:
+    """True when the loop must end: an oversize frame (1009) or a transport error (always logged)."""
     if msg_type == WSMsgType.ERROR:
-        conn.warn_once("connection error: %s", data)
+        log.warning("closing a socket: %s", data)
         return True
     return False
 
@@ -71,9 +74,9 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
         params = producer_params(request.query)
         producer_id = s.broker.add_producer(target.topic, params.name, create)
     except ParamError as exc:
-        return refuse(400, f"Invalid query params: {exc}")
+        return refuse(s, request, 400, f"Invalid query params: {exc}")
     except BrokerError as exc:
-        return refuse(exc.status, f"Failed to create producer: {exc.reason}")
+        return refuse(s, request, exc.status, f"Failed to create producer: {exc.reason}")
     ws = _socket()
     conn = s.new_connection(ws)
     s.connections[producer_id] = conn  # a deleted stream closes its producers through it
@@ -81,7 +84,7 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
-                if _bad_frame(conn, msg.type, msg.data):
+                if _bad_frame(msg.type, msg.data):
                     break
                 continue
             parsed = frames.parse_publish(msg.data)
@@ -119,9 +122,9 @@ async def consumer(request: web.Request, target: wire.WsPath, s: Session, create
         options = consumer_options(request.query)
         state = s.broker.subscribe(target.topic, target.subscription, options, create)
     except ParamError as exc:
-        return refuse(400, f"Invalid query params: {exc}")
+        return refuse(s, request, 400, f"Invalid query params: {exc}")
     except BrokerError as exc:
-        return refuse(exc.status, f"Failed to subscribe: {exc.reason}")
+        return refuse(s, request, exc.status, f"Failed to subscribe: {exc.reason}")
     ws = _socket()
     conn = s.new_connection(ws)
     s.connections[state.id] = conn  # before any await: deliveries may be routed to it
@@ -131,10 +134,12 @@ async def consumer(request: web.Request, target: wire.WsPath, s: Session, create
             s.route()
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
-                    if _bad_frame(conn, msg.type, msg.data):
+                    if _bad_frame(msg.type, msg.data):
                         break
                     continue
-                if not _command(s, state.id, conn, msg.data):
+                problem = _command(s, state.id, conn, msg.data)
+                if problem is not None:  # logged every time: it ends the connection
+                    log.warning("consumer %d: %s, closing", state.id, problem)
                     await ws.close(code=CLOSE_BAD_COMMAND, message=b"Failed to de-serialize from JSON")
                     break
                 s.route()
@@ -147,23 +152,20 @@ async def consumer(request: web.Request, target: wire.WsPath, s: Session, create
     return ws
 
 
-def _command(s: Session, consumer_id: int, conn: Connection, data: bytes) -> bool:
-    """Apply one consumer command as ConsumerHandler does; False closes the session."""
+def _command(s: Session, consumer_id: int, conn: Connection, data: bytes) -> str | None:
+    """Apply one consumer command as ConsumerHandler does; a returned problem closes the session."""
     try:
         command = orjson.loads(data)
     except orjson.JSONDecodeError:
-        conn.warn_once("consumer %d: command is not JSON, closing", consumer_id)
-        return False
+        return "command is not JSON"
     if not isinstance(command, dict):
-        conn.warn_once("consumer %d: command is not a JSON object, closing", consumer_id)
-        return False
+        return "command is not a JSON object"
     kind = command.get("type")
     message_id = command.get("messageId")
     if kind == "permit":
         count = command.get("permitMessages")
         if not isinstance(count, int) or isinstance(count, bool):
-            conn.warn_once("consumer %d: permit without permitMessages, closing", consumer_id)
-            return False
+            return "permit without a number in permitMessages"
         s.broker.permit(consumer_id, count)
     elif kind == "isEndOfTopic":
         conn.push(b'{"endOfTopic":false}')
@@ -179,7 +181,7 @@ def _command(s: Session, consumer_id: int, conn: Connection, data: bytes) -> boo
     elif not s.broker.ack(consumer_id, message_id if isinstance(message_id, str) else ""):
         # Any other command is an ack (ConsumerHandler's final else); unknown ids change nothing.
         conn.warn_once("consumer %d: ack for an unknown or already acknowledged messageId", consumer_id)
-    return True
+    return None
 
 
 async def reader(request: web.Request, target: wire.WsPath, s: Session, create: bool) -> web.StreamResponse:
@@ -187,9 +189,9 @@ async def reader(request: web.Request, target: wire.WsPath, s: Session, create: 
         params = reader_params(request.query)
         log_state = s.broker.topic(target.topic, create)
     except ParamError as exc:
-        return refuse(500, f"Failed to create reader: {exc}")
+        return refuse(s, request, 500, f"Failed to create reader: {exc}")
     except BrokerError as exc:
-        return refuse(exc.status, f"Failed to create reader: {exc.reason}")
+        return refuse(s, request, exc.status, f"Failed to create reader: {exc.reason}")
     start: str | int
     if isinstance(params.start, tuple):
         ledger, entry = params.start
@@ -206,7 +208,7 @@ async def reader(request: web.Request, target: wire.WsPath, s: Session, create: 
             s.route()
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
-                    if _bad_frame(conn, msg.type, msg.data):
+                    if _bad_frame(msg.type, msg.data):
                         break
                     continue
                 try:
