@@ -49,3 +49,4 @@ class ConsumerOptions:
     pull: bool = False
     ack_timeout_ms: int = 0
     nack_delay_ms: int = 60_000
+    durable: bool = True  # subscriptionMode=NonDurable: the subscription goes with its last consumer

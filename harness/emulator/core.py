@@ -127,7 +127,7 @@ class Broker:
         state = self.topic(topic, create)
         sub = state.subscriptions.get(subscription)
         if sub is None:
-            sub = self._new_subscription(state, subscription, options.kind)
+            sub = self._new_subscription(state, subscription, options.kind, options.durable)
         elif sub.consumers and sub.kind != options.kind:
             raise BrokerError(409, f"Subscription is of different type: {sub.kind}, not {options.kind}")
         elif sub.consumers and options.kind == "Exclusive":
@@ -148,8 +148,8 @@ class Broker:
         state.subscriptions[sub_name] = sub
         return self._attach(sub, ConsumerOptions(name=name, receiver_queue_size=queue))
 
-    def _new_subscription(self, state: TopicState, name: str, kind: str) -> Subscription:
-        sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch))
+    def _new_subscription(self, state: TopicState, name: str, kind: str, durable: bool = True) -> Subscription:
+        sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch), durable)
         if self.config.service_rate > 0:
             sub.rate = RateLimiter(self.config.service_rate, self.clock())
         self._attach_faults(sub)
@@ -189,8 +189,8 @@ class Broker:
         if self.faults is not None:
             self.faults.forget(consumer)
         state = self.topics.get(sub.log.topic)
-        if not sub.durable and state is not None:
-            state.subscriptions.pop(sub.name, None)
+        if not sub.durable and not sub.consumers and state is not None:
+            state.subscriptions.pop(sub.name, None)  # a reader's, or a NonDurable one: gone with its last consumer
         if state is not None and state.subscriptions.get(sub.name) is sub:
             self._dispatch(sub)
         elif state is not None:
@@ -230,7 +230,7 @@ class Broker:
         sub = consumer.subscription
         before = sub.mark_delete
         known = sub.ack(entry)
-        if sub.mark_delete != before or not sub.durable:
+        if sub.mark_delete != before:
             self.trim(self.topics[sub.log.topic])
         self._dispatch(sub)
         return known
@@ -344,7 +344,7 @@ class Broker:
         heapq.heappush(self._timers, (due, self._timer_serial, kind, consumer, entry, serial))
 
     def trim(self, state: TopicState) -> None:
-        keep = min((s.keep_from() for s in state.subscriptions.values()), default=state.log.end)
+        keep = min((s.mark_delete for s in state.subscriptions.values()), default=state.log.end)
         state.log.trim(keep)
 
     def _entry_of(self, consumer: Consumer | None, message_id: str | None) -> int | None:

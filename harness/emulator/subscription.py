@@ -62,7 +62,11 @@ SkewHook = Callable[["Subscription", Consumer, int], Consumer]
 
 
 class Subscription:
-    """A durable subscription (or a reader's non-durable one) on one topic."""
+    """A durable subscription, or a non-durable one (a reader's, ``subscriptionMode=NonDurable``), on one topic.
+
+    Both keep the log from ``mark_delete`` on while they exist; a non-durable one is removed with
+    its last consumer.
+    """
 
     def __init__(
         self,
@@ -98,15 +102,6 @@ class Subscription:
     def backlog(self) -> int:
         """Messages not yet acknowledged on this subscription (Pulsar's ``msgBacklog``)."""
         return self.log.end - self.mark_delete - len(self.acked)
-
-    def keep_from(self) -> int:
-        """The lowest entry this subscription still needs."""
-        if self.durable:
-            return self.mark_delete
-        return min(self.outstanding_entries(), default=self.cursor)
-
-    def outstanding_entries(self) -> list[int]:
-        return list(self.holder)
 
     def has_next(self) -> bool:
         if self.rate is not None and self.rate.tokens < 1:

@@ -124,6 +124,8 @@ def test_a_frame_over_1_mib_closes_that_socket_only(ws_url: str) -> None:
         ("/ws/v2/consumer/persistent/a/b/c/sub?receiverQueueSize=many", 400),
         ("/ws/v2/consumer/persistent/a/b/c/sub?ackTimeoutMillis=500", 400),
         ("/ws/v2/consumer/persistent/a/b/c/sub?priorityLevel=-1", 400),
+        ("/ws/v2/consumer/persistent/a/b/c/sub?receiverQueueSize=1_000", 400),
+        ("/ws/v2/consumer/persistent/a/b/c/sub?priorityLevel=2147483648", 400),
         ("/ws/v2/producer/persistent/a/b/c?messageRoutingMode=Random", 400),
         ("/ws/v2/producer/persistent/a/b/c?initialSequenceId=5", 400),
         ("/ws/v2/consumer/persistent/a/b", 400),

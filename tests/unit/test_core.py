@@ -44,6 +44,20 @@ def test_a_new_subscription_starts_at_latest_even_while_another_holds_a_backlog(
     assert b.topics[TOPIC].subscriptions["new"].backlog == 1
 
 
+def test_a_non_durable_subscription_goes_with_its_last_consumer_and_keeps_nothing() -> None:
+    b = make_broker()
+    first, second = subscribe(b, sub="nd", durable=False), subscribe(b, sub="nd", durable=False)
+    publish(b, 4)
+    assert owners(b.take_deliveries()) == [first.id, second.id] * 2
+    b.close_consumer(first.id)
+    assert owners(b.take_deliveries()) == [second.id] * 2  # the first one's unacked messages
+    b.close_consumer(second.id)
+    assert "nd" not in b.topics[TOPIC].subscriptions and len(b.topics[TOPIC].log) == 0
+    publish(b, 1, start=4)
+    subscribe(b, sub="nd", durable=False)
+    assert b.take_deliveries() == []  # a new one, at the latest message
+
+
 def test_without_any_subscription_nothing_is_retained() -> None:
     b = make_broker()
     publish(b, 5)
