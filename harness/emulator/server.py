@@ -189,5 +189,9 @@ async def serve(server: EmulatorServer) -> tuple[web.AppRunner, str]:
     except BaseException:
         await runner.cleanup()
         raise
-    scheme = "https" if context else "http"
-    return runner, f"{scheme}://{options.host}:{bound}"
+    return runner, base_url("https" if context else "http", options.host, bound)
+
+
+def base_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, with an IPv6 host in brackets (``http://[::1]:8080``)."""
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"

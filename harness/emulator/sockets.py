@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 
 from harness import wire
 from harness.emulator import frames
-from harness.emulator.config import BacklogQuotaExceeded, BrokerError
+from harness.emulator.config import BrokerError
 from harness.emulator.connection import Connection
 from harness.emulator.core import Broker
 from harness.emulator.params import ParamError, consumer_options, producer_params, reader_params
@@ -82,38 +82,36 @@ async def producer(request: web.Request, target: wire.WsPath, s: Session, create
     s.connections[producer_id] = conn  # a deleted stream closes its producers through it
     sender = await _start(request, ws, conn)
     try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                if _bad_frame(msg.type, msg.data):
-                    break
-                continue
-            parsed = frames.parse_publish(msg.data)
-            if isinstance(parsed, frames.PublishRejected):
-                conn.warn_once("producer on %s: send-error:%d %s", target.topic, parsed.code, parsed.message)
-                conn.push(frames.publish_error(parsed))
-                continue
-            try:
-                message_id = s.broker.publish(target.topic, parsed.fragment, parsed.key)
-            except BacklogQuotaExceeded as exc:
-                conn.warn_once("producer on %s: %s", target.topic, exc.reason)
-                conn.push(
-                    frames.publish_error(frames.PublishRejected(frames.UNKNOWN_ERROR, exc.reason, parsed.context))
-                )
-                continue
-            except BrokerError as exc:  # the stream was deleted under the producer
-                conn.warn_once("producer on %s: %s", target.topic, exc.reason)
-                conn.push(
-                    frames.publish_error(frames.PublishRejected(frames.UNKNOWN_ERROR, exc.reason, parsed.context))
-                )
-                continue
-            conn.push(frames.publish_ack(message_id.decode(), parsed.context))
-            s.route()
+        if sender is not None:  # the handshake went through
+            await _publish_frames(ws, conn, target, s)
     finally:
         s.connections.pop(producer_id, None)
         s.broker.remove_producer(target.topic, producer_id)
         if sender is not None:
             sender.cancel()
     return ws
+
+
+async def _publish_frames(ws: web.WebSocketResponse, conn: Connection, target: wire.WsPath, s: Session) -> None:
+    """Answer every frame of a producer socket with one publish ack or send-error, in order."""
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            if _bad_frame(msg.type, msg.data):
+                break
+            continue
+        parsed = frames.parse_publish(msg.data)
+        if isinstance(parsed, frames.PublishRejected):
+            conn.warn_once("producer on %s: send-error:%d %s", target.topic, parsed.code, parsed.message)
+            conn.push(frames.publish_error(parsed))
+            continue
+        try:
+            message_id = s.broker.publish(target.topic, parsed.fragment, parsed.key)
+        except BrokerError as exc:  # BacklogQuotaExceeded, or the stream was deleted under the producer
+            conn.warn_once("producer on %s: %s", target.topic, exc.reason)
+            conn.push(frames.publish_error(frames.PublishRejected(frames.UNKNOWN_ERROR, exc.reason, parsed.context)))
+            continue
+        conn.push(frames.publish_ack(message_id.decode(), parsed.context))
+        s.route()
 
 
 async def consumer(request: web.Request, target: wire.WsPath, s: Session, create: bool) -> web.StreamResponse:

@@ -50,6 +50,13 @@ def test_a_bad_profile_file_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown keys speed" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_an_ipv6_host_is_bracketed_in_the_ready_url() -> None:
+    with EmulatorProcess(host="::1") as emulator:
+        assert emulator.url.startswith("http://[::1]:")
+        p, c = producer(emulator.url.replace("http://", "ws://")), consumer(emulator.url.replace("http://", "ws://"))
+        assert send(p, 1)["result"] == "ok" and receive(c)["properties"] == {"n": "1"}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signals_stop_it_cleanly(signum: signal.Signals) -> None:
     emulator = EmulatorProcess()
