@@ -4,8 +4,9 @@ Rule 1: every decision about which consumer gets which message lives in this pac
 only feeds inputs in (publishes, commands, ``tick(now)``) and carries the :class:`Delivery`
 frames and disconnect requests out.
 Rule 2: no sockets, no real clock and no hidden randomness: time comes from the ``clock`` passed
-in and ``tick(now)``, randomness from the ``random.Random`` passed in, so every rule is testable
-exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
+in and ``tick(now)``; dispatch itself is deterministic, and the only random choices (which
+deliveries a fault hits) come from the fault injector's own ``random.Random``, so every rule is
+testable exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
 
 Semantics follow Pulsar 2.8 (protocol reference, section 7); the dispatch rules per subscription
 type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
@@ -15,7 +16,6 @@ type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
 from __future__ import annotations
 
 import heapq
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,7 +42,6 @@ class TopicState:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     producers: dict[int, str] = field(default_factory=dict)
     published: int = 0
-    ttl_s: int = 0
 
 
 class Broker:
@@ -52,12 +51,10 @@ class Broker:
         self,
         clock: Callable[[], float],
         config: BrokerConfig | None = None,
-        rng: random.Random | None = None,
         faults: FaultInjector | None = None,
     ) -> None:
         self.clock = clock
         self.config = config or BrokerConfig()
-        self.rng = rng or random.Random(0)
         self.faults = faults
         self.publish_time = PublishTimeFormatter()  # publishTime in UTC, from ``clock``
         self.topics: dict[Topic, TopicState] = {}

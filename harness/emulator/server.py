@@ -78,7 +78,7 @@ class EmulatorServer:
             max_backlog_messages=options.max_backlog_messages,
             service_rate=profile.service_rate if profile else 0.0,
         )
-        self.broker = Broker(self.clock, config, self.rng, faults)
+        self.broker = Broker(self.clock, config, faults)
         self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)
         bad_requests = RateLimitedLog(log)
         self.api = GdnApi(self.broker, self.auth, bad_requests)

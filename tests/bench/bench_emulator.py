@@ -64,7 +64,7 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 
 
 MEMORY_PROBE = r"""
-import gc, random, resource
+import gc, resource
 from harness.emulator.config import ConsumerOptions
 from harness.emulator.core import Broker
 from harness.emulator.frames import parse_publish
@@ -74,7 +74,7 @@ def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
 now = [1.8e9]
-broker = Broker(lambda: now[0], rng=random.Random(0))
+broker = Broker(lambda: now[0])
 topic = Topic("public", "default", "memory")
 broker.close_consumer(broker.subscribe(topic, "sub", ConsumerOptions(kind="Shared")).id)
 frames = [b'{"payload":"%s","properties":{"sh-uid":"w0-p%d/%d"}}' % (b"eA" * 68, i % 4, i) for i in range(1000)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import orjson
 
 from harness.emulator.config import BrokerConfig, ConsumerOptions
@@ -25,7 +23,7 @@ class Clock:
 
 
 def make_broker(clock: Clock | None = None, faults: FaultInjector | None = None, **config: int | float) -> Broker:
-    return Broker(clock or Clock(), BrokerConfig(**config), random.Random(1), faults)  # type: ignore[arg-type]
+    return Broker(clock or Clock(), BrokerConfig(**config), faults)  # type: ignore[arg-type]
 
 
 def fragment(n: int, key: str | None = None) -> tuple[bytes, str | None]:
