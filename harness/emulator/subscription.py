@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from harness.emulator.frames import message_frame
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 
@@ -160,9 +161,8 @@ class Subscription:
         count = self.redeliveries.get(entry, 0) if self.redeliveries else 0
         log = self.log
         message_id = log.message_id(entry)
-        frame = b'{"messageId":"%s",%s,"redeliveryCount":%d}' % (message_id, log.fragment(entry), count)
         self.delivered += 1
-        out.append(Delivery(consumer, entry, count, message_id, frame))
+        out.append(Delivery(consumer, entry, count, message_id, message_frame(message_id, log.fragment(entry), count)))
 
     # --- acknowledgements and redelivery -------------------------------------------------------
 

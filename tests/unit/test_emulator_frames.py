@@ -13,6 +13,7 @@ from harness.emulator.frames import (
     PublishRejected,
     PublishTimeFormatter,
     format_publish_time,
+    message_frame,
     parse_publish,
     publish_error,
     stamp,
@@ -30,6 +31,20 @@ def test_a_publish_becomes_a_fragment_of_the_message_frame() -> None:
         "properties": {"a": "1"},
         "publishTime": "1970-01-01T00:00:01.5Z",
         "key": "k",
+    }
+
+
+def test_a_message_frame_wraps_the_stored_fragment() -> None:
+    parsed = parse_publish(b'{"payload":"eA==","key":"k"}')
+    assert isinstance(parsed, Publish)
+    frame = message_frame(b"CAAQAw==", stamp(parsed.fragment, b"1970-01-01T00:00:01.5Z"), 2)
+    assert orjson.loads(frame) == {
+        "messageId": "CAAQAw==",
+        "payload": "eA==",
+        "properties": {},
+        "publishTime": "1970-01-01T00:00:01.5Z",
+        "key": "k",
+        "redeliveryCount": 2,
     }
 
 
