@@ -90,10 +90,11 @@ class Connection:
             return  # the socket went away; the receive loop cleans up
 
     async def _send_close(self, code: int, reason: str) -> None:
-        writer = self.ws._writer  # aiohttp's own close() would discard the acks still in flight
-        if writer is None or self.ws.closed:
+        # Only the close frame: aiohttp's own close() would read and discard the client's frames
+        # (acks still in flight) until the answer; the receive loop must see them.
+        if self.ws.closed:
             return
-        await writer.close(code, reason.encode())
+        await self.ws.send_frame(code.to_bytes(2, "big") + reason.encode(), WSMsgType.CLOSE)
         await asyncio.sleep(CLOSE_WAIT_S)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.close()
