@@ -53,6 +53,7 @@ class EmulatorOptions:
     truth_log: Path | None = None
     round_robin_batch: int = 20
     max_backlog_messages: int = 2_000_000
+    max_backlog_bytes: int = 1 << 30
     required_key: str | None = None
     required_password: str | None = None
     require_auth: bool = False  # also on plain /ws/v2/ paths
@@ -76,6 +77,7 @@ class EmulatorServer:
         config = BrokerConfig(
             round_robin_batch=options.round_robin_batch,
             max_backlog_messages=options.max_backlog_messages,
+            max_backlog_bytes=options.max_backlog_bytes,
             service_rate=profile.service_rate if profile else 0.0,
         )
         self.broker = Broker(self.clock, config, faults)

@@ -34,6 +34,8 @@ def _close_sockets() -> Iterator[None]:
         (["--tls"], "--tls and --cert-dir DIR go together"),
         (["--port", "70000"], "port out of range"),
         (["--round-robin-batch", "0"], "must be at least 1"),
+        (["--backlog-bytes", "0"], "must be at least 1"),
+        (["--backlog-bytes", "1GB"], "not a number"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:

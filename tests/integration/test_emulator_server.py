@@ -219,8 +219,9 @@ def test_reader_reads_the_retained_backlog_from_earliest(ws_url: str) -> None:
         ws.close()
 
 
-def test_backlog_cap_answers_send_error_8_and_keeps_what_it_accepted() -> None:
-    with EmulatorProcess(["--backlog-cap", "2"]) as emulator:
+@pytest.mark.parametrize("cap", [["--backlog-cap", "2"], ["--backlog-bytes", "100"]])  # a message is ~80 bytes
+def test_backlog_cap_answers_send_error_8_and_keeps_what_it_accepted(cap: list[str]) -> None:
+    with EmulatorProcess(cap) as emulator:
         base = emulator.url.replace("http://", "ws://")
         c = consumer(base, query="subscriptionType=Shared&receiverQueueSize=1")
         p = producer(base)
