@@ -25,6 +25,12 @@ log = logging.getLogger("harness.emulator")
 CLOSE_WAIT_S = 5.0
 
 
+def release_time(now: float, previous: float, latency: float, jitter: float, rng: random.Random) -> float:
+    """When a frame queued at ``now`` may go out: ``now + latency ± jitter`` (uniform, seconds), but
+    never before ``previous``, the release time of the frame queued before it on the same socket."""
+    return max(previous, now + latency + rng.uniform(-jitter, jitter))
+
+
 class Connection:
     """One WebSocket's outgoing queue; ``push`` from anywhere, ``run`` as its sender task."""
 
@@ -50,8 +56,7 @@ class Connection:
     def push(self, frame: bytes) -> None:
         self._frames.append(frame)
         if self.latency:
-            due = self.clock() + self.latency + self.rng.uniform(-self.jitter, self.jitter)
-            self._last_due = max(self._last_due, due)
+            self._last_due = release_time(self.clock(), self._last_due, self.latency, self.jitter, self.rng)
             self._due.append(self._last_due)
         self._wake.set()
 

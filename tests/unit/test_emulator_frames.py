@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import statistics
 from pathlib import Path
 
 import orjson
 import pytest
 
+from harness.emulator.connection import release_time
 from harness.emulator.frames import (
     Publish,
     PublishRejected,
@@ -97,3 +100,22 @@ def test_profiles_builtin_and_from_toml(tmp_path: Path) -> None:
     path.write_text("latency_ms = 1\njitter_ms = 2\n")
     with pytest.raises(HarnessError, match="jitter_ms must not exceed latency_ms"):
         load_profile(str(path))
+
+
+def test_profile_jitter_spreads_release_times_both_ways_and_keeps_a_sockets_order() -> None:
+    rng = random.Random(3)
+    latency, jitter = 0.040, 0.005
+    offsets, previous = [], 0.0
+    for i in range(2000):
+        now = 100.0 + i * 0.010  # frames 10 ms apart: more than the jitter's whole spread
+        release = release_time(now, previous, latency, jitter, rng)
+        offsets.append(release - now)
+        previous = release
+    assert all(latency - jitter <= o <= latency + jitter for o in offsets)
+    assert min(offsets) < latency - 0.9 * jitter and max(offsets) > latency + 0.9 * jitter
+    assert abs(statistics.mean(offsets) - latency) < jitter / 10
+    # Frames queued together may not overtake each other: each is released no earlier than the one before.
+    burst = [release_time(100.0, 0.0, latency, jitter, rng)]
+    for _ in range(50):
+        burst.append(release_time(100.0, burst[-1], latency, jitter, rng))
+    assert burst == sorted(burst) and burst[-1] > burst[0]
