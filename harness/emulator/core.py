@@ -248,6 +248,7 @@ class Broker:
         entry = self._entry_of(consumer, message_id)
         if consumer is None or entry is None or not consumer.subscription.unhold(consumer, entry):
             return False
+        consumer.nacked.add(entry)
         self._schedule("nack", self.clock() + consumer.nack_delay, consumer, entry, 0)
         self._dispatch(consumer.subscription)
         return True
@@ -268,9 +269,12 @@ class Broker:
         while timers and timers[0][0] <= now:
             _, _, kind, consumer, entry, serial = heapq.heappop(timers)
             sub = consumer.subscription
-            stale = consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry)
-            if kind == "ack-timeout" and stale:
-                continue
+            if kind == "nack":
+                if entry not in consumer.nacked:
+                    continue  # it went back when its consumer left
+                consumer.nacked.discard(entry)
+            elif consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry):
+                continue  # acknowledged, or timed again, since
             sub.redeliver(entry, count=True)
             touched.add(sub)
         for state in self.topics.values():

@@ -37,6 +37,7 @@ class Consumer:
     closing: bool = False  # a fault disconnect is under way: it gets nothing more
     outstanding: set[int] = field(default_factory=set)
     timer_serial: dict[int, int] = field(default_factory=dict)  # entry -> ack-timeout timer, if any
+    nacked: set[int] = field(default_factory=set)  # negatively acknowledged, waiting out the nack delay
 
     def available(self) -> int:
         """How many more messages it can be given now."""
@@ -208,19 +209,27 @@ class Subscription:
         self.push_back(entry)
 
     def release(self, consumer: Consumer) -> None:
-        """A departing consumer's unacknowledged messages go back, redeliveryCount unchanged (Pulsar >= 2.8)."""
+        """A departing consumer's unacknowledged messages go back, redeliveryCount unchanged (Pulsar >= 2.8).
+
+        That includes the ones it negatively acknowledged whose delay has not run out: the broker
+        still counts them as pending at this consumer, so they go back now, not after the delay.
+        """
         for entry in sorted(consumer.outstanding):
             if self.holder.get(entry) is consumer:
                 del self.holder[entry]
                 self.redeliver(entry, count=False)
+        for entry in sorted(consumer.nacked):
+            self.redeliver(entry, count=False)
         consumer.outstanding.clear()
         consumer.timer_serial.clear()
+        consumer.nacked.clear()
 
     def clear(self) -> None:
         """Skip the whole backlog (REST clearbacklog): everything up to the end counts as acknowledged."""
         for consumer in self.consumers:
             consumer.outstanding.clear()
             consumer.timer_serial.clear()
+            consumer.nacked.clear()
         self.holder.clear()
         self.acked.clear()
         self.redeliveries.clear()

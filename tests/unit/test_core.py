@@ -197,6 +197,23 @@ def test_negative_ack_redelivers_after_the_delay_with_a_count() -> None:
     assert orjson.loads(again.frame)["redeliveryCount"] == 1
 
 
+def test_a_departing_consumer_gives_back_its_nacked_messages_at_once() -> None:
+    clock = Clock()
+    b = make_broker(clock)
+    leaver = subscribe(b, nack_delay_ms=60_000)
+    publish(b, 1)
+    first = b.take_deliveries()[0]
+    assert b.nack(leaver.id, mid(first))
+    stayer = subscribe(b)
+    assert b.take_deliveries() == []  # still waiting out the leaver's nack delay
+    b.close_consumer(leaver.id)
+    again = b.take_deliveries()
+    assert owners(again) == [stayer.id] and again[0].redelivery_count == 0
+    clock.now += 60
+    b.tick(clock.now)
+    assert b.take_deliveries() == []  # the nack timer finds nothing left to do
+
+
 def test_negative_ack_frees_the_slot_at_once() -> None:
     b = make_broker()
     a = subscribe(b, receiver_queue_size=1)
