@@ -103,9 +103,17 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+def message_id_prefix(ledger: int) -> bytes:
+    """The bytes of ``MessageIdData`` before the entry number: the ledger field and the entry field's tag.
+
+    The same for every message of a topic, so the emulator's log computes it once.
+    """
+    return b"\x08" + varint(ledger) + b"\x10"
+
+
 def message_id(ledger: int, entry: int) -> bytes:
     """A message id as Pulsar encodes it: base64 of protobuf ``MessageIdData{ledgerId, entryId}``."""
-    return base64.b64encode(b"\x08" + varint(ledger) + b"\x10" + varint(entry))
+    return base64.b64encode(message_id_prefix(ledger) + varint(entry))
 
 
 def parse_message_id(text: str) -> tuple[int, int]:

@@ -8,6 +8,7 @@ acknowledged are trimmed from the front.
 
 from __future__ import annotations
 
+import base64
 from typing import Final
 
 from harness import wire
@@ -20,7 +21,7 @@ _COMPACT_AT: Final = 4096
 class TopicLog:
     """The retained entries of one topic, from ``first`` (inclusive) to ``end`` (exclusive)."""
 
-    __slots__ = ("topic", "ledger", "_frags", "_base", "first", "keys", "retained_bytes")
+    __slots__ = ("topic", "ledger", "_frags", "_base", "first", "keys", "retained_bytes", "_id_prefix")
 
     def __init__(self, topic: Topic, ledger: int) -> None:
         self.topic = topic
@@ -30,6 +31,7 @@ class TopicLog:
         self.first = 0  # lowest retained entry
         self.keys: dict[int, str] = {}  # ordering keys of keyed messages only
         self.retained_bytes = 0
+        self._id_prefix = wire.message_id_prefix(ledger)
 
     @property
     def end(self) -> int:
@@ -52,7 +54,7 @@ class TopicLog:
 
     def message_id(self, entry: int) -> bytes:
         """Base64 of protobuf ``MessageIdData{ledgerId, entryId}``: what clients echo back."""
-        return wire.message_id(self.ledger, entry)
+        return base64.b64encode(self._id_prefix + wire.varint(entry))  # wire.message_id, prefix cached
 
     def trim(self, keep_from: int) -> None:
         """Forget every entry below ``keep_from``."""

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from harness import wire
 from harness.emulator import frames
+from harness.emulator.store import TopicLog
 
 TOPIC = wire.Topic("demo_tenant", "c8global._system", "c8globals.streamQuickstart")
 
@@ -20,8 +21,9 @@ def test_message_id_matches_pulsar_example() -> None:
 
 
 @given(st.integers(0, 2**40), st.integers(0, 2**40))
-def test_message_id_round_trips(ledger: int, entry: int) -> None:
+def test_message_id_round_trips_and_the_topic_log_mints_the_same(ledger: int, entry: int) -> None:
     assert wire.parse_message_id(wire.message_id(ledger, entry).decode()) == (ledger, entry)
+    assert TopicLog(TOPIC, ledger).message_id(entry) == wire.message_id(ledger, entry)
 
 
 @pytest.mark.parametrize("bad", ["", "not base64!", "CA==", "EAM="])
