@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
@@ -94,21 +93,27 @@ def parse_ws_path(path: str) -> WsPath:
 # --- message ids ---------------------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """Protobuf base-128 varint, as in Pulsar's ``MessageIdData``."""
     out = bytearray()
-    while True:
-        byte = value & 0x7F
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(value)
+    return bytes(out)
 
 
-def message_id(ledger: int, entry: int) -> str:
+def message_id_prefix(ledger: int) -> bytes:
+    """The bytes of ``MessageIdData`` before the entry number: the ledger field and the entry field's tag.
+
+    The same for every message of a topic, so the emulator's log computes it once.
+    """
+    return b"\x08" + varint(ledger) + b"\x10"
+
+
+def message_id(ledger: int, entry: int) -> bytes:
     """A message id as Pulsar encodes it: base64 of protobuf ``MessageIdData{ledgerId, entryId}``."""
-    return base64.b64encode(b"\x08" + _varint(ledger) + b"\x10" + _varint(entry)).decode("ascii")
+    return base64.b64encode(message_id_prefix(ledger) + varint(entry))
 
 
 def parse_message_id(text: str) -> tuple[int, int]:
@@ -138,32 +143,7 @@ def parse_message_id(text: str) -> tuple[int, int]:
     return fields[1], fields[2]
 
 
-# --- producer frames -----------------------------------------------------------------------------
-
-
-def encode_payload(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode_payload(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise WireError("payload is not valid base64") from exc
-
-
-def encode_publish(
-    payload_b64: str, properties: dict[str, str] | None = None, context: str | None = None, key: str | None = None
-) -> str:
-    """A producer's publish frame. Only ``payload`` is required by the protocol."""
-    frame: dict[str, Any] = {"payload": payload_b64}
-    if properties:
-        frame["properties"] = properties
-    if context is not None:
-        frame["context"] = context
-    if key is not None:
-        frame["key"] = key
-    return orjson.dumps(frame).decode()
+# --- publish acks -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -178,18 +158,6 @@ class PublishAck:
     @property
     def ok(self) -> bool:
         return self.result == "ok"
-
-
-def encode_publish_ack(ack: PublishAck) -> str:
-    """Serialise as Pulsar's ProducerAck: absent fields are omitted, never null."""
-    frame: dict[str, Any] = {"result": ack.result}
-    if ack.message_id is not None:
-        frame["messageId"] = ack.message_id
-    if ack.error is not None:
-        frame["errorMsg"] = ack.error
-    if ack.context is not None:
-        frame["context"] = ack.context
-    return orjson.dumps(frame).decode()
 
 
 def decode_publish_ack(text: str | bytes) -> PublishAck:
@@ -209,54 +177,6 @@ def decode_publish_ack(text: str | bytes) -> PublishAck:
 # --- consumer frames -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Message:
-    """A message frame pushed to a consumer or reader."""
-
-    message_id: str
-    payload_b64: str
-    properties: dict[str, str] = field(default_factory=dict)
-    publish_time: str = ""
-    redelivery_count: int = 0
-    key: str | None = None
-    event_time: str | None = None
-
-
-def encode_message(message: Message) -> str:
-    frame: dict[str, Any] = {
-        "messageId": message.message_id,
-        "payload": message.payload_b64,
-        "properties": message.properties,
-        "publishTime": message.publish_time,
-        "redeliveryCount": message.redelivery_count,
-    }
-    if message.event_time is not None:
-        frame["eventTime"] = message.event_time
-    if message.key is not None:
-        frame["key"] = message.key
-    return orjson.dumps(frame).decode()
-
-
-def decode_message(text: str | bytes) -> Message:
-    frame = _load_object(text)
-    message_id_value = frame.get("messageId")
-    if not isinstance(message_id_value, str):
-        raise WireError("message frame has no messageId")
-    properties = frame.get("properties") or {}
-    if not isinstance(properties, dict):
-        raise WireError("message properties are not an object")
-    redelivery = frame.get("redeliveryCount", 0)
-    return Message(
-        message_id=message_id_value,
-        payload_b64=str(frame.get("payload", "")),
-        properties={str(k): str(v) for k, v in properties.items()},
-        publish_time=str(frame.get("publishTime", "")),
-        redelivery_count=redelivery if isinstance(redelivery, int) else 0,
-        key=_opt_str(frame.get("key")),
-        event_time=_opt_str(frame.get("eventTime")),
-    )
-
-
 def encode_ack(message_id_value: str) -> str:
     return orjson.dumps({"messageId": message_id_value}).decode()
 
@@ -267,12 +187,6 @@ def encode_nack(message_id_value: str) -> str:
 
 def encode_permit(count: int) -> str:
     return orjson.dumps({"type": "permit", "permitMessages": count}).decode()
-
-
-def format_publish_time(epoch_seconds: float, tz: dt.tzinfo | None = None) -> str:
-    """``publishTime`` as Pulsar writes it: ISO-8601 with offset, millisecond precision."""
-    stamp = dt.datetime.fromtimestamp(epoch_seconds, tz or dt.UTC)
-    return stamp.isoformat(timespec="milliseconds")
 
 
 def _load_object(text: str | bytes) -> dict[str, Any]:

@@ -15,12 +15,15 @@ from harness.wire import Topic
 
 
 def delete_topic(broker: Broker, topic: Topic, force: bool = False) -> None:
+    """Delete a topic; with ``force`` its consumers and producers are disconnected (else 412)."""
     state = broker.topic(topic, create=False)
     connected = [c for s in state.subscriptions.values() for c in s.consumers]
     if (connected or state.producers) and not force:
         raise BrokerError(412, f"Topic {topic} has active producers or consumers")
     for consumer in connected:
-        broker.request_disconnect(consumer)
+        broker.request_disconnect(consumer, "stream deleted")
+    for producer_id in state.producers:
+        broker.request_producer_disconnect(producer_id, "stream deleted")
     del broker.topics[topic]
 
 

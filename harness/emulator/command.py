@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
         default=2_000_000,
         help="Messages a topic may hold before publishes get send-error:8 (default 2000000).",
     )
+    parser.add_argument(
+        "--backlog-bytes",
+        type=_positive,
+        default=1 << 30,
+        help="Bytes of stored messages a topic may hold before publishes get send-error:8 (default 1073741824).",
+    )
     parser.add_argument("--require-auth", action="store_true", help="Require credentials on plain /ws/v2/ sockets too.")
     parser.set_defaults(run=run)
 
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         truth_log=args.truth_log,
         round_robin_batch=args.round_robin_batch,
         max_backlog_messages=args.backlog_cap,
+        max_backlog_bytes=args.backlog_bytes,
         required_key=os.environ.get(API_KEY_ENV) or None,
         required_password=os.environ.get(PASSWORD_ENV) or None,
         require_auth=args.require_auth,

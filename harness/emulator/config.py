@@ -34,7 +34,7 @@ class BrokerConfig:
 
     round_robin_batch: int = ROUND_ROBIN_BATCH  # dispatcherMaxRoundRobinBatchSize
     max_backlog_messages: int = 2_000_000  # per topic; past it publishes get send-error:8
-    max_backlog_bytes: int = 1 << 30
+    max_backlog_bytes: int = 1 << 30  # per topic, stored message bytes (payload, properties, key); same answer
     service_rate: float = 0.0  # messages/s dispatched per subscription (region profile); 0 is no cap
 
 
@@ -49,3 +49,4 @@ class ConsumerOptions:
     pull: bool = False
     ack_timeout_ms: int = 0
     nack_delay_ms: int = 60_000
+    durable: bool = True  # subscriptionMode=NonDurable: the subscription goes with its last consumer

@@ -25,6 +25,12 @@ log = logging.getLogger("harness.emulator")
 CLOSE_WAIT_S = 5.0
 
 
+def release_time(now: float, previous: float, latency: float, jitter: float, rng: random.Random) -> float:
+    """When a frame queued at ``now`` may go out: ``now + latency ± jitter`` (uniform, seconds), but
+    never before ``previous``, the release time of the frame queued before it on the same socket."""
+    return max(previous, now + latency + rng.uniform(-jitter, jitter))
+
+
 class Connection:
     """One WebSocket's outgoing queue; ``push`` from anywhere, ``run`` as its sender task."""
 
@@ -50,8 +56,7 @@ class Connection:
     def push(self, frame: bytes) -> None:
         self._frames.append(frame)
         if self.latency:
-            due = self.clock() + self.latency + self.rng.uniform(-self.jitter, self.jitter)
-            self._last_due = max(self._last_due, due)
+            self._last_due = release_time(self.clock(), self._last_due, self.latency, self.jitter, self.rng)
             self._due.append(self._last_due)
         self._wake.set()
 
@@ -61,7 +66,11 @@ class Connection:
         self._wake.set()
 
     def warn_once(self, message: str, *args: object) -> None:
-        """Log a client's bad input once per connection, so a misbehaving client cannot flood the log."""
+        """Log a client's bad input once per connection, so a misbehaving client cannot flood the log.
+
+        For input the connection survives (a send-error, an ack for an unknown id); whatever closes
+        the connection is logged every time by the socket handler.
+        """
         if not self.warned:
             self.warned = True
             log.warning(message, *args)
@@ -86,10 +95,11 @@ class Connection:
             return  # the socket went away; the receive loop cleans up
 
     async def _send_close(self, code: int, reason: str) -> None:
-        writer = self.ws._writer  # aiohttp's own close() would discard the acks still in flight
-        if writer is None or self.ws.closed:
+        # Only the close frame: aiohttp's own close() would read and discard the client's frames
+        # (acks still in flight) until the answer; the receive loop must see them.
+        if self.ws.closed:
             return
-        await writer.close(code, reason.encode())
+        await self.ws.send_frame(code.to_bytes(2, "big") + reason.encode(), WSMsgType.CLOSE)
         await asyncio.sleep(CLOSE_WAIT_S)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.close()

@@ -4,8 +4,9 @@ Rule 1: every decision about which consumer gets which message lives in this pac
 only feeds inputs in (publishes, commands, ``tick(now)``) and carries the :class:`Delivery`
 frames and disconnect requests out.
 Rule 2: no sockets, no real clock and no hidden randomness: time comes from the ``clock`` passed
-in and ``tick(now)``, randomness from the ``random.Random`` passed in, so every rule is testable
-exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
+in and ``tick(now)``; dispatch itself is deterministic, and the only random choices (which
+deliveries a fault hits) come from the fault injector's own ``random.Random``, so every rule is
+testable exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
 
 Semantics follow Pulsar 2.8 (protocol reference, section 7); the dispatch rules per subscription
 type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
@@ -15,7 +16,6 @@ type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
 from __future__ import annotations
 
 import heapq
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +29,7 @@ from harness.emulator.config import (
 )
 from harness.emulator.dispatch import dispatcher_for
 from harness.emulator.faults import FaultInjector
+from harness.emulator.frames import PublishTimeFormatter, stamp
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 from harness.emulator.subscription import Consumer, Delivery, Subscription
@@ -41,7 +42,6 @@ class TopicState:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     producers: dict[int, str] = field(default_factory=dict)
     published: int = 0
-    ttl_s: int = 0
 
 
 class Broker:
@@ -51,19 +51,18 @@ class Broker:
         self,
         clock: Callable[[], float],
         config: BrokerConfig | None = None,
-        rng: random.Random | None = None,
         faults: FaultInjector | None = None,
     ) -> None:
         self.clock = clock
         self.config = config or BrokerConfig()
-        self.rng = rng or random.Random(0)
         self.faults = faults
+        self.publish_time = PublishTimeFormatter()  # publishTime in UTC, from ``clock``
         self.topics: dict[Topic, TopicState] = {}
         self.consumers: dict[int, Consumer] = {}
         self._next_id = 1
         self._next_ledger = 1
         self._out: list[Delivery] = []
-        self._disconnects: list[Consumer] = []
+        self._disconnects: list[tuple[int, str]] = []  # (consumer or producer id, reason)
         self._timers: list[tuple[float, int, str, Consumer, int, int]] = []
         self._timer_serial = 0
         self._ack_timeouts = False  # set once any consumer asks for ackTimeoutMillis
@@ -94,15 +93,21 @@ class Broker:
             state.producers.pop(producer_id, None)
 
     def publish(self, topic: Topic, fragment: bytes, key: str | None = None) -> bytes:
-        """Append a message and dispatch it; returns its message id. Raises BacklogQuotaExceeded."""
-        state = self.topics.get(topic) or self.topic(topic)
+        """Append a message stamped with ``publishTime`` from the clock and dispatch it.
+
+        ``fragment`` is a parsed publish (:func:`harness.emulator.frames.parse_publish`); returns the
+        message id. Raises BacklogQuotaExceeded.
+        """
+        state = self.topics.get(topic)
+        if state is None:  # deleted under its producer: never re-created by a publish
+            state = self.topic(topic, create=False)
         log = state.log
         subs = state.subscriptions
         if subs and (
             len(log) >= self.config.max_backlog_messages or log.retained_bytes >= self.config.max_backlog_bytes
         ):
             raise BacklogQuotaExceeded(topic)
-        entry = log.append(fragment, key)
+        entry = log.append(stamp(fragment, self.publish_time(self.clock())), key)
         state.published += 1
         if not subs:
             log.trim(log.end)  # no subscription: Pulsar retains nothing
@@ -119,7 +124,7 @@ class Broker:
         state = self.topic(topic, create)
         sub = state.subscriptions.get(subscription)
         if sub is None:
-            sub = self._new_subscription(state, subscription, options.kind)
+            sub = self._new_subscription(state, subscription, options.kind, options.durable)
         elif sub.consumers and sub.kind != options.kind:
             raise BrokerError(409, f"Subscription is of different type: {sub.kind}, not {options.kind}")
         elif sub.consumers and options.kind == "Exclusive":
@@ -140,8 +145,8 @@ class Broker:
         state.subscriptions[sub_name] = sub
         return self._attach(sub, ConsumerOptions(name=name, receiver_queue_size=queue))
 
-    def _new_subscription(self, state: TopicState, name: str, kind: str) -> Subscription:
-        sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch))
+    def _new_subscription(self, state: TopicState, name: str, kind: str, durable: bool = True) -> Subscription:
+        sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch), durable)
         if self.config.service_rate > 0:
             sub.rate = RateLimiter(self.config.service_rate, self.clock())
         self._attach_faults(sub)
@@ -181,8 +186,8 @@ class Broker:
         if self.faults is not None:
             self.faults.forget(consumer)
         state = self.topics.get(sub.log.topic)
-        if not sub.durable and state is not None:
-            state.subscriptions.pop(sub.name, None)
+        if not sub.durable and not sub.consumers and state is not None:
+            state.subscriptions.pop(sub.name, None)  # a reader's, or a NonDurable one: gone with its last consumer
         if state is not None and state.subscriptions.get(sub.name) is sub:
             self._dispatch(sub)
         elif state is not None:
@@ -201,11 +206,15 @@ class Broker:
             state.subscriptions.pop(sub.name, None)
         self.close_consumer(consumer_id)
 
-    def request_disconnect(self, consumer: Consumer) -> None:
+    def request_disconnect(self, consumer: Consumer, reason: str = "disconnected by the emulator") -> None:
         """Ask the server to close this consumer's socket; it gets nothing more meanwhile."""
         if not consumer.closing:
             consumer.closing = True
-            self._disconnects.append(consumer)
+            self._disconnects.append((consumer.id, reason))
+
+    def request_producer_disconnect(self, producer_id: int, reason: str) -> None:
+        """Ask the server to close this producer's socket (its publishes fail meanwhile if the topic is gone)."""
+        self._disconnects.append((producer_id, reason))
 
     # --- consumer commands ---------------------------------------------------------------------
 
@@ -218,7 +227,7 @@ class Broker:
         sub = consumer.subscription
         before = sub.mark_delete
         known = sub.ack(entry)
-        if sub.mark_delete != before or not sub.durable:
+        if sub.mark_delete != before:
             self.trim(self.topics[sub.log.topic])
         self._dispatch(sub)
         return known
@@ -239,6 +248,7 @@ class Broker:
         entry = self._entry_of(consumer, message_id)
         if consumer is None or entry is None or not consumer.subscription.unhold(consumer, entry):
             return False
+        consumer.nacked.add(entry)
         self._schedule("nack", self.clock() + consumer.nack_delay, consumer, entry, 0)
         self._dispatch(consumer.subscription)
         return True
@@ -259,9 +269,12 @@ class Broker:
         while timers and timers[0][0] <= now:
             _, _, kind, consumer, entry, serial = heapq.heappop(timers)
             sub = consumer.subscription
-            stale = consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry)
-            if kind == "ack-timeout" and stale:
-                continue
+            if kind == "nack":
+                if entry not in consumer.nacked:
+                    continue  # it went back when its consumer left
+                consumer.nacked.discard(entry)
+            elif consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry):
+                continue  # acknowledged, or timed again, since
             sub.redeliver(entry, count=True)
             touched.add(sub)
         for state in self.topics.values():
@@ -292,8 +305,9 @@ class Broker:
         out, self._out = self._out, []
         return out
 
-    def take_disconnects(self) -> list[Consumer]:
-        """Consumers whose sockets the server must close (fault injection, stream deletion)."""
+    def take_disconnects(self) -> list[tuple[int, str]]:
+        """``(id, reason)`` of each consumer or producer whose socket the server must close
+        (fault injection, stream deletion)."""
         out, self._disconnects = self._disconnects, []
         return out
 
@@ -331,7 +345,7 @@ class Broker:
         heapq.heappush(self._timers, (due, self._timer_serial, kind, consumer, entry, serial))
 
     def trim(self, state: TopicState) -> None:
-        keep = min((s.keep_from() for s in state.subscriptions.values()), default=state.log.end)
+        keep = min((s.mark_delete for s in state.subscriptions.values()), default=state.log.end)
         state.log.trim(keep)
 
     def _entry_of(self, consumer: Consumer | None, message_id: str | None) -> int | None:

@@ -39,8 +39,22 @@ class PublishRejected:
     context: str | None = None
 
 
+def format_publish_time(epoch_ms: int, tz: dt.tzinfo = dt.UTC) -> str:
+    """``publishTime`` as Pulsar's DateFormatter writes it: Java's ``ISO_OFFSET_DATE_TIME``.
+
+    Seconds are always written; the fraction only when it is not zero, with its trailing zeros
+    trimmed (``.5``, ``.96``, ``.967``); a zero offset is ``Z``, any other ``+HH:MM``.
+    """
+    seconds, millis = divmod(epoch_ms, 1000)
+    stamp = dt.datetime.fromtimestamp(seconds, tz)
+    text = stamp.isoformat(timespec="seconds")
+    local, offset = text[:19], text[19:]
+    fraction = f".{millis:03d}".rstrip("0") if millis else ""
+    return local + fraction + ("Z" if stamp.utcoffset() == dt.timedelta(0) else offset)
+
+
 class PublishTimeFormatter:
-    """``publishTime`` in ISO-8601 with offset and milliseconds; cached per millisecond (it is hot)."""
+    """:func:`format_publish_time` at millisecond precision, cached per millisecond (it is hot)."""
 
     def __init__(self, tz: dt.tzinfo = dt.UTC) -> None:
         self._tz = tz
@@ -50,8 +64,7 @@ class PublishTimeFormatter:
     def __call__(self, epoch_seconds: float) -> bytes:
         ms = int(epoch_seconds * 1000)
         if ms != self._last_ms:
-            stamp = dt.datetime.fromtimestamp(ms / 1000, self._tz)
-            self._last = stamp.isoformat(timespec="milliseconds").encode()
+            self._last = format_publish_time(ms, self._tz).encode()
             self._last_ms = ms
         return self._last
 
@@ -60,8 +73,11 @@ class _NotScalar(ValueError):
     """A JSON object or array where Jackson expects a String."""
 
 
-def parse_publish(data: bytes | str, publish_time: bytes) -> Publish | PublishRejected:
-    """Validate a producer frame the way ProducerHandler does and build the stored fragment."""
+def parse_publish(data: bytes | str) -> Publish | PublishRejected:
+    """Validate a producer frame the way ProducerHandler does and build the stored fragment.
+
+    The fragment lacks ``publishTime``: the broker stamps it (:func:`stamp`) when it accepts the message.
+    """
     try:
         frame = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -80,7 +96,7 @@ def parse_publish(data: bytes | str, publish_time: bytes) -> Publish | PublishRe
     canonical = _canonical_base64(payload)
     if canonical is None:
         return PublishRejected(PAYLOAD_ENCODING_ERROR, "Invalid Base64 message-payload", context)
-    parts = [b'"payload":"', canonical, b'","properties":', properties, b',"publishTime":"', publish_time, b'"']
+    parts = [b'"payload":"', canonical, b'","properties":', properties]
     event_time = frame.get("eventTime")
     if event_time is not None:
         if not isinstance(event_time, str) or not _is_offset_datetime(event_time):
@@ -148,6 +164,11 @@ def publish_error(rejected: PublishRejected) -> bytes:
     if rejected.context is not None:
         frame["context"] = rejected.context
     return orjson.dumps(frame)
+
+
+def stamp(fragment: bytes, publish_time: bytes) -> bytes:
+    """The stored fragment of an accepted message: the parsed fields plus its ``publishTime``."""
+    return b'%s,"publishTime":"%s"' % (fragment, publish_time)
 
 
 def message_frame(message_id: bytes, fragment: bytes, redelivery_count: int) -> bytes:

@@ -24,14 +24,30 @@ class ParamError(ValueError):
     """A query parameter the proxy refuses."""
 
 
+#: Java's ``int`` range, which ``Integer.parseInt`` enforces.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def java_int(text: str) -> int | None:
+    """Java's ``Integer.parseInt``: an optional sign, then decimal digits only, within 32 bits; else None.
+
+    Unlike Python's ``int()``, no surrounding spaces and no ``_`` separators (``1_000``).
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits.isdecimal():  # also false for ""
+        return None
+    value = int(text)
+    return value if INT_MIN <= value <= INT_MAX else None
+
+
 def _int(query: Mapping[str, str], name: str, default: int) -> int:
     text = query.get(name)
     if text is None:
         return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ParamError(f"{name} is not a number: {text[:40]!r}") from None
+    value = java_int(text)
+    if value is None:
+        raise ParamError(f'{name}: For input string: "{text[:40]}"')
+    return value
 
 
 def _bool(query: Mapping[str, str], name: str) -> bool:
@@ -67,6 +83,7 @@ def consumer_options(query: Mapping[str, str]) -> ConsumerOptions:
     if kind not in wire.SUBSCRIPTION_TYPES:
         raise ParamError(f"Invalid subscriptionType {kind[:40]}")
     _choice(query, "subscriptionMode", SUBSCRIPTION_MODES)
+    durable = query.get("subscriptionMode", "Durable") == "Durable"
     ack_timeout = _int(query, "ackTimeoutMillis", 0)
     if ack_timeout < 0 or 0 < ack_timeout < 1000:
         raise ParamError("Ack timeout should be greater than 1000 ms")
@@ -88,6 +105,7 @@ def consumer_options(query: Mapping[str, str]) -> ConsumerOptions:
         pull=_bool(query, "pullMode"),
         ack_timeout_ms=ack_timeout,
         nack_delay_ms=nack_delay,
+        durable=durable,
     )
 
 

@@ -19,6 +19,7 @@ from harness.emulator import admin
 from harness.emulator.auth import Authenticator, Principal
 from harness.emulator.config import BrokerError
 from harness.emulator.core import Broker
+from harness.emulator.ratelog import RateLimitedLog
 from harness.emulator.stats import topic_stats
 from harness.wire import Topic
 
@@ -67,9 +68,10 @@ def global_flag(request: web.Request) -> bool | None:
 class GdnApi:
     """Routes GDN REST calls to the broker; ``handle`` returns None for paths it does not serve."""
 
-    def __init__(self, broker: Broker, auth: Authenticator) -> None:
+    def __init__(self, broker: Broker, auth: Authenticator, bad_requests: RateLimitedLog) -> None:
         self.broker = broker
         self.auth = auth
+        self.bad_requests = bad_requests
         self.ttl_s = 3600
         self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         open_route, auth_route = False, True
@@ -107,15 +109,20 @@ class GdnApi:
             if method != request.method:
                 continue
             principal = self.auth.from_header(request.headers.get("Authorization"))
-            if needs_auth and principal is None:
-                return error_response(401, "unauthorized: missing or invalid credentials")
             try:
+                if needs_auth and principal is None:
+                    raise ApiError(401, "unauthorized: missing or invalid credentials")
                 return await handler(request, principal, match.groupdict())
             except ApiError as exc:
-                return error_response(exc.status, exc.message)
+                return self.refuse(request, path, exc.status, exc.message)
             except BrokerError as exc:
-                return error_response(exc.status, exc.reason)
-        return error_response(405, "method not allowed") if matched_path else None
+                return self.refuse(request, path, exc.status, exc.reason)
+        return self.refuse(request, path, 405, "method not allowed") if matched_path else None
+
+    def refuse(self, request: web.Request, path: str, status: int, message: str) -> web.Response:
+        """An error answer, logged (rate-limited; the path without its query, never a header or body)."""
+        self.bad_requests.warning("%s %s: %d %s", request.method, path[:120], status, message)
+        return error_response(status, message)
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -123,7 +130,7 @@ class GdnApi:
         body = await _json_body(request)
         result = self.auth.login(body)
         if result is None:
-            return error_response(401, "invalid credentials")
+            raise ApiError(401, "invalid credentials")
         return json_response(result)
 
     async def validate(self, request: web.Request, _: Principal | None, __: dict[str, str]) -> web.Response:
@@ -134,7 +141,7 @@ class GdnApi:
         elif isinstance(body.get("jwt"), str):
             principal = self.auth.check_jwt(body["jwt"])
         if principal is None:
-            return error_response(401, "invalid api key or token")
+            raise ApiError(401, "invalid api key or token")
         return ok({"tenant": principal.tenant, "user": principal.user})
 
     async def otp(self, _: web.Request, principal: Principal | None, __: dict[str, str]) -> web.Response:

@@ -28,9 +28,9 @@ from harness.emulator.config import BrokerConfig
 from harness.emulator.connection import Connection
 from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector, FaultSpec
-from harness.emulator.frames import PublishTimeFormatter
 from harness.emulator.profiles import RegionProfile
-from harness.emulator.rest import GdnApi, error_response
+from harness.emulator.ratelog import RateLimitedLog
+from harness.emulator.rest import GdnApi
 from harness.emulator.truth import TruthLog
 
 log = logging.getLogger("harness.emulator")
@@ -53,6 +53,7 @@ class EmulatorOptions:
     truth_log: Path | None = None
     round_robin_batch: int = 20
     max_backlog_messages: int = 2_000_000
+    max_backlog_bytes: int = 1 << 30
     required_key: str | None = None
     required_password: str | None = None
     require_auth: bool = False  # also on plain /ws/v2/ paths
@@ -76,15 +77,15 @@ class EmulatorServer:
         config = BrokerConfig(
             round_robin_batch=options.round_robin_batch,
             max_backlog_messages=options.max_backlog_messages,
+            max_backlog_bytes=options.max_backlog_bytes,
             service_rate=profile.service_rate if profile else 0.0,
         )
-        self.broker = Broker(self.clock, config, self.rng, faults)
+        self.broker = Broker(self.clock, config, faults)
         self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)
-        self.api = GdnApi(self.broker, self.auth)
+        bad_requests = RateLimitedLog(log)
+        self.api = GdnApi(self.broker, self.auth, bad_requests)
         self.connections: dict[int, Connection] = {}
-        self.session = sockets.Session(
-            self.broker, self.route, self.connections, self._new_connection, PublishTimeFormatter()
-        )
+        self.session = sockets.Session(self.broker, self.route, self.connections, self._new_connection, bad_requests)
         self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
         self.app.on_startup.append(self._start_ticking)
@@ -111,7 +112,7 @@ class EmulatorServer:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._socket(request, path)
         response = await self.api.handle(request, path)
-        return response if response is not None else error_response(404, f"unknown path {path[:100]}")
+        return response if response is not None else self.api.refuse(request, path, 404, "unknown path")
 
     async def _socket(self, request: web.Request, path: str) -> web.StreamResponse:
         gateway = path.startswith(wire.MACROMETA_WS_PREFIX + "/")
@@ -119,13 +120,13 @@ class EmulatorServer:
             target = wire.parse_ws_path(path)
         except wire.WireError as exc:
             known = any(f"/ws/v2/{role}/" in path for role in wire.ROLES)
-            return sockets.refuse(400 if known else 404, str(exc)[:200])
+            return sockets.refuse(self.session, request, 400 if known else 404, str(exc)[:200])
         if gateway or self.options.require_auth:
             principal = self._ws_principal(request)
             if principal is None:
-                return sockets.refuse(401, "Failed to authenticate")
+                return sockets.refuse(self.session, request, 401, "Failed to authenticate")
             if principal.tenant != target.topic.tenant:
-                return sockets.refuse(403, "Not authorized")
+                return sockets.refuse(self.session, request, 403, "Not authorized")
         handler = {"producer": sockets.producer, "consumer": sockets.consumer, "reader": sockets.reader}[target.role]
         return await handler(request, target, self.session, not gateway)
 
@@ -138,17 +139,18 @@ class EmulatorServer:
     # --- the broker's output -------------------------------------------------------------------
 
     def route(self) -> None:
-        """Queue every delivery the broker decided on its consumer's connection; start requested closes."""
+        """Queue every delivery the broker decided on its consumer's connection; start requested closes
+        (consumers and producers share one id space, and ``connections`` holds both)."""
         broker = self.broker
         connections = self.connections
         for delivery in broker.take_deliveries():
             conn = connections.get(delivery.consumer.id)
             if conn is not None:
                 conn.push(delivery.frame)
-        for consumer in broker.take_disconnects():
-            conn = connections.get(consumer.id)
+        for socket_id, reason in broker.take_disconnects():
+            conn = connections.get(socket_id)
             if conn is not None:
-                conn.close_after_sending(sockets.CLOSE_FAULT, "disconnected by the emulator")
+                conn.close_after_sending(sockets.CLOSE_GOING_AWAY, reason)
 
     async def _tick_forever(self) -> None:
         broker = self.broker
@@ -189,5 +191,9 @@ async def serve(server: EmulatorServer) -> tuple[web.AppRunner, str]:
     except BaseException:
         await runner.cleanup()
         raise
-    scheme = "https" if context else "http"
-    return runner, f"{scheme}://{options.host}:{bound}"
+    return runner, base_url("https" if context else "http", options.host, bound)
+
+
+def base_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, with an IPv6 host in brackets (``http://[::1]:8080``)."""
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"

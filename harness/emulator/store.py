@@ -11,20 +11,11 @@ from __future__ import annotations
 import base64
 from typing import Final
 
+from harness import wire
 from harness.wire import Topic
 
 #: Physically drop a trimmed prefix once it is at least this long (and half the list).
 _COMPACT_AT: Final = 4096
-
-
-def varint(value: int) -> bytes:
-    """Protobuf base-128 varint, as in Pulsar's ``MessageIdData``."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 class TopicLog:
@@ -40,7 +31,7 @@ class TopicLog:
         self.first = 0  # lowest retained entry
         self.keys: dict[int, str] = {}  # ordering keys of keyed messages only
         self.retained_bytes = 0
-        self._id_prefix = b"\x08" + varint(ledger) + b"\x10"
+        self._id_prefix = wire.message_id_prefix(ledger)
 
     @property
     def end(self) -> int:
@@ -63,7 +54,7 @@ class TopicLog:
 
     def message_id(self, entry: int) -> bytes:
         """Base64 of protobuf ``MessageIdData{ledgerId, entryId}``: what clients echo back."""
-        return base64.b64encode(self._id_prefix + varint(entry))
+        return base64.b64encode(self._id_prefix + wire.varint(entry))  # wire.message_id, prefix cached
 
     def trim(self, keep_from: int) -> None:
         """Forget every entry below ``keep_from``."""

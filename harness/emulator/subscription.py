@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from harness.emulator.frames import message_frame
 from harness.emulator.profiles import RateLimiter
 from harness.emulator.store import TopicLog
 
@@ -36,6 +37,7 @@ class Consumer:
     closing: bool = False  # a fault disconnect is under way: it gets nothing more
     outstanding: set[int] = field(default_factory=set)
     timer_serial: dict[int, int] = field(default_factory=dict)  # entry -> ack-timeout timer, if any
+    nacked: set[int] = field(default_factory=set)  # negatively acknowledged, waiting out the nack delay
 
     def available(self) -> int:
         """How many more messages it can be given now."""
@@ -62,7 +64,11 @@ SkewHook = Callable[["Subscription", Consumer, int], Consumer]
 
 
 class Subscription:
-    """A durable subscription (or a reader's non-durable one) on one topic."""
+    """A durable subscription, or a non-durable one (a reader's, ``subscriptionMode=NonDurable``), on one topic.
+
+    Both keep the log from ``mark_delete`` on while they exist; a non-durable one is removed with
+    its last consumer.
+    """
 
     def __init__(
         self,
@@ -98,15 +104,6 @@ class Subscription:
     def backlog(self) -> int:
         """Messages not yet acknowledged on this subscription (Pulsar's ``msgBacklog``)."""
         return self.log.end - self.mark_delete - len(self.acked)
-
-    def keep_from(self) -> int:
-        """The lowest entry this subscription still needs."""
-        if self.durable:
-            return self.mark_delete
-        return min(self.outstanding_entries(), default=self.cursor)
-
-    def outstanding_entries(self) -> list[int]:
-        return list(self.holder)
 
     def has_next(self) -> bool:
         if self.rate is not None and self.rate.tokens < 1:
@@ -165,9 +162,8 @@ class Subscription:
         count = self.redeliveries.get(entry, 0) if self.redeliveries else 0
         log = self.log
         message_id = log.message_id(entry)
-        frame = b'{"messageId":"%s",%s,"redeliveryCount":%d}' % (message_id, log.fragment(entry), count)
         self.delivered += 1
-        out.append(Delivery(consumer, entry, count, message_id, frame))
+        out.append(Delivery(consumer, entry, count, message_id, message_frame(message_id, log.fragment(entry), count)))
 
     # --- acknowledgements and redelivery -------------------------------------------------------
 
@@ -213,19 +209,27 @@ class Subscription:
         self.push_back(entry)
 
     def release(self, consumer: Consumer) -> None:
-        """A departing consumer's unacknowledged messages go back, redeliveryCount unchanged (Pulsar >= 2.8)."""
+        """A departing consumer's unacknowledged messages go back, redeliveryCount unchanged (Pulsar >= 2.8).
+
+        That includes the ones it negatively acknowledged whose delay has not run out: the broker
+        still counts them as pending at this consumer, so they go back now, not after the delay.
+        """
         for entry in sorted(consumer.outstanding):
             if self.holder.get(entry) is consumer:
                 del self.holder[entry]
                 self.redeliver(entry, count=False)
+        for entry in sorted(consumer.nacked):
+            self.redeliver(entry, count=False)
         consumer.outstanding.clear()
         consumer.timer_serial.clear()
+        consumer.nacked.clear()
 
     def clear(self) -> None:
         """Skip the whole backlog (REST clearbacklog): everything up to the end counts as acknowledged."""
         for consumer in self.consumers:
             consumer.outstanding.clear()
             consumer.timer_serial.clear()
+            consumer.nacked.clear()
         self.holder.clear()
         self.acked.clear()
         self.redeliveries.clear()

@@ -64,24 +64,25 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 
 
 MEMORY_PROBE = r"""
-import gc, random, resource
+import gc, resource
 from harness.emulator.config import ConsumerOptions
 from harness.emulator.core import Broker
-from harness.emulator.frames import PublishTimeFormatter, parse_publish
+from harness.emulator.frames import parse_publish
 from harness.wire import Topic
 N = 1_000_000
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
-broker = Broker(lambda: 1.8e9, rng=random.Random(0))
+now = [1.8e9]
+broker = Broker(lambda: now[0])
 topic = Topic("public", "default", "memory")
 broker.close_consumer(broker.subscribe(topic, "sub", ConsumerOptions(kind="Shared")).id)
-fmt = PublishTimeFormatter()
 frames = [b'{"payload":"%s","properties":{"sh-uid":"w0-p%d/%d"}}' % (b"eA" * 68, i % 4, i) for i in range(1000)]
 gc.collect()
 before = rss()
 for i in range(N):
-    parsed = parse_publish(frames[i % 1000], fmt(1.8e9 + i / 1000))
+    now[0] = 1.8e9 + i / 1000
+    parsed = parse_publish(frames[i % 1000])
     broker.publish(topic, parsed.fragment, parsed.key)
 gc.collect()
 after = rss()

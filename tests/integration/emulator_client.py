@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -54,7 +55,8 @@ def consumer(
 
 def send(ws: websocket.WebSocket, n: int, **extra: Any) -> dict[str, Any]:
     """Publish message ``n`` (property ``n``, context ``n``) and return its ack frame."""
-    frame = {"payload": wire.encode_payload(f"m{n}".encode()), "properties": {"n": str(n)}, "context": str(n), **extra}
+    payload = base64.b64encode(f"m{n}".encode()).decode()
+    frame = {"payload": payload, "properties": {"n": str(n)}, "context": str(n), **extra}
     ws.send(orjson.dumps(frame).decode())
     ack: dict[str, Any] = orjson.loads(ws.recv())
     return ack

@@ -34,6 +34,8 @@ def _close_sockets() -> Iterator[None]:
         (["--tls"], "--tls and --cert-dir DIR go together"),
         (["--port", "70000"], "port out of range"),
         (["--round-robin-batch", "0"], "must be at least 1"),
+        (["--backlog-bytes", "0"], "must be at least 1"),
+        (["--backlog-bytes", "1GB"], "not a number"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -48,6 +50,13 @@ def test_a_bad_profile_file_is_one_line(tmp_path: Path) -> None:
     profile.write_text("latency_ms = 5\nspeed = 3\n")
     result = run_cli(["emulator", "--port", "0", "--profile", str(profile)], seconds=60)
     assert result.returncode == 2 and "unknown keys speed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_ipv6_host_is_bracketed_in_the_ready_url() -> None:
+    with EmulatorProcess(host="::1") as emulator:
+        assert emulator.url.startswith("http://[::1]:")
+        p, c = producer(emulator.url.replace("http://", "ws://")), consumer(emulator.url.replace("http://", "ws://"))
+        assert send(p, 1)["result"] == "ok" and receive(c)["properties"] == {"n": "1"}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -155,6 +155,56 @@ def test_gateway_sockets_need_a_single_use_otp_or_a_key_and_an_existing_stream(e
     assert orjson.loads(keyed.recv())["properties"] == {"n": "2"}
 
 
+def test_force_deleting_a_stream_closes_its_producer_and_never_recreates_the_stream(emulator: EmulatorProcess) -> None:
+    base = emulator.url
+    call("POST", base + STREAMS + "/s")
+    p = connect(gateway(base, "producer"), AUTH)
+    assert send(p, 1)["result"] == "ok"
+    assert call("DELETE", base + STREAMS + "/c8globals.s").status_code == 412  # a producer is connected
+    assert call("DELETE", base + STREAMS + "/c8globals.s?force=true").status_code == 202
+    p.send(orjson.dumps({"payload": "eA==", "context": "late"}).decode())
+    answers = []
+    for _ in range(3):  # a send-error for the late publish if it beat the close, then the close frame
+        frame = p.recv_frame()  # type: ignore[no-untyped-call]
+        if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            break
+        answers.append(orjson.loads(frame.data))
+    else:
+        pytest.fail(f"the producer was not closed; it got {answers}")
+    p.send_close()
+    assert int.from_bytes(frame.data[:2], "big") == 1001 and frame.data[2:] == b"stream deleted"
+    assert all(a["result"] == "send-error:8" and a["context"] == "late" for a in answers), answers
+    assert call("GET", base + STREAMS).json()["result"] == []
+
+
+def test_acks_sent_after_a_fault_close_frame_still_count() -> None:
+    """The emulator sends only a close frame and keeps reading: an ack in flight is not discarded."""
+    with EmulatorProcess(["--fault", "disconnect,every=0.2s"]) as emulator:
+        base = emulator.url
+        call("POST", base + STREAMS + "/s")
+        c = connect(gateway(base, "consumer") + "?subscriptionType=Shared", AUTH)
+        p = connect(gateway(base, "producer"), AUTH)
+        for n in range(2):
+            send(p, n)
+        first = orjson.loads(c.recv())
+        frame = c.recv_frame()  # type: ignore[no-untyped-call]
+        for _ in range(3):  # the second message, then the fault's close frame
+            if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            frame = c.recv_frame()  # type: ignore[no-untyped-call]
+        assert frame.opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(frame.data[:2], "big") == 1001
+        c.send(orjson.dumps({"messageId": first["messageId"]}).decode())  # before answering the close
+        c.send_close()
+        for _ in range(5):  # read to the end: the emulator has then read our ack and our close
+            try:
+                if not c.recv_frame().data:  # type: ignore[no-untyped-call]
+                    break
+            except (OSError, websocket.WebSocketException):
+                break
+        stats = call("GET", base + STREAMS + "/c8globals.s/stats").json()["result"]
+        assert stats["subscriptions"]["sub"]["msgBacklog"] == 1
+
+
 def test_a_required_key_refuses_every_other_key() -> None:
     os.environ["STREAMHARNESS_EMULATOR_API_KEY"] = "only.this.KEY"
     try:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import random
-
 import orjson
 
 from harness.emulator.config import BrokerConfig, ConsumerOptions
 from harness.emulator.core import Broker
 from harness.emulator.faults import FaultInjector
-from harness.emulator.frames import Publish, PublishTimeFormatter, parse_publish
+from harness.emulator.frames import Publish, parse_publish
 from harness.emulator.subscription import Consumer, Delivery
 from harness.wire import Topic
 
@@ -25,22 +23,21 @@ class Clock:
 
 
 def make_broker(clock: Clock | None = None, faults: FaultInjector | None = None, **config: int | float) -> Broker:
-    return Broker(clock or Clock(), BrokerConfig(**config), random.Random(1), faults)  # type: ignore[arg-type]
+    return Broker(clock or Clock(), BrokerConfig(**config), faults)  # type: ignore[arg-type]
 
 
-_FORMAT = PublishTimeFormatter()
-
-
-def fragment(n: int, clock: float = 1000.0, key: str | None = None) -> tuple[bytes, str | None]:
+def fragment(n: int, key: str | None = None) -> tuple[bytes, str | None]:
     frame: dict[str, object] = {"payload": "eA==", "properties": {"n": str(n)}}
     if key is not None:
         frame["key"] = key
-    parsed = parse_publish(orjson.dumps(frame), _FORMAT(clock))
+    parsed = parse_publish(orjson.dumps(frame))
     assert isinstance(parsed, Publish)
     return parsed.fragment, parsed.key
 
 
 def publish(b: Broker, count: int, start: int = 0, key: str | None = None) -> list[str]:
+    """Publish as a producer on TOPIC would: its connecting created the topic."""
+    b.topic(TOPIC)
     ids = []
     for i in range(count):
         frag, k = fragment(start + i, key=key)

@@ -10,6 +10,7 @@ from harness.emulator.config import BacklogQuotaExceeded, BrokerError
 from tests.unit.emulator_helpers import (
     TOPIC,
     Clock,
+    fragment,
     make_broker,
     mid,
     numbers,
@@ -28,6 +29,33 @@ def test_subscription_starts_at_latest_and_keeps_its_backlog_without_consumers()
     assert b.take_deliveries() == []
     subscribe(b)
     assert numbers(b.take_deliveries()) == [3, 4]
+
+
+def test_a_new_subscription_starts_at_latest_even_while_another_holds_a_backlog() -> None:
+    b = make_broker()
+    b.close_consumer(subscribe(b, sub="old").id)
+    publish(b, 3)
+    assert len(b.topics[TOPIC].log) == 3  # retained for "old"
+    new = subscribe(b, sub="new")
+    assert b.take_deliveries() == []
+    publish(b, 1, start=3)
+    got = b.take_deliveries()
+    assert numbers(got) == [3] and owners(got) == [new.id]
+    assert b.topics[TOPIC].subscriptions["new"].backlog == 1
+
+
+def test_a_non_durable_subscription_goes_with_its_last_consumer_and_keeps_nothing() -> None:
+    b = make_broker()
+    first, second = subscribe(b, sub="nd", durable=False), subscribe(b, sub="nd", durable=False)
+    publish(b, 4)
+    assert owners(b.take_deliveries()) == [first.id, second.id] * 2
+    b.close_consumer(first.id)
+    assert owners(b.take_deliveries()) == [second.id] * 2  # the first one's unacked messages
+    b.close_consumer(second.id)
+    assert "nd" not in b.topics[TOPIC].subscriptions and len(b.topics[TOPIC].log) == 0
+    publish(b, 1, start=4)
+    subscribe(b, sub="nd", durable=False)
+    assert b.take_deliveries() == []  # a new one, at the latest message
 
 
 def test_without_any_subscription_nothing_is_retained() -> None:
@@ -167,6 +195,23 @@ def test_negative_ack_redelivers_after_the_delay_with_a_count() -> None:
     (again,) = b.take_deliveries()
     assert again.entry == first.entry and again.redelivery_count == 1
     assert orjson.loads(again.frame)["redeliveryCount"] == 1
+
+
+def test_a_departing_consumer_gives_back_its_nacked_messages_at_once() -> None:
+    clock = Clock()
+    b = make_broker(clock)
+    leaver = subscribe(b, nack_delay_ms=60_000)
+    publish(b, 1)
+    first = b.take_deliveries()[0]
+    assert b.nack(leaver.id, mid(first))
+    stayer = subscribe(b)
+    assert b.take_deliveries() == []  # still waiting out the leaver's nack delay
+    b.close_consumer(leaver.id)
+    again = b.take_deliveries()
+    assert owners(again) == [stayer.id] and again[0].redelivery_count == 0
+    clock.now += 60
+    b.tick(clock.now)
+    assert b.take_deliveries() == []  # the nack timer finds nothing left to do
 
 
 def test_negative_ack_frees_the_slot_at_once() -> None:
@@ -342,15 +387,33 @@ def test_duplicate_producer_name_is_refused_with_409() -> None:
     assert caught.value.status == 409
 
 
-def test_publish_time_comes_from_the_injected_clock() -> None:
+def test_force_delete_disconnects_consumers_and_producers_and_publishing_never_recreates() -> None:
+    b = make_broker()
+    c = subscribe(b)
+    producer_id = b.add_producer(TOPIC)
+    with pytest.raises(BrokerError) as busy:
+        admin.delete_topic(b, TOPIC)
+    assert busy.value.status == 412 and b.take_disconnects() == []
+    admin.delete_topic(b, TOPIC, force=True)
+    assert sorted(b.take_disconnects()) == [(c.id, "stream deleted"), (producer_id, "stream deleted")]
+    with pytest.raises(BrokerError) as gone:
+        b.publish(TOPIC, fragment(0)[0])
+    assert gone.value.status == 404 and TOPIC not in b.topics
+
+
+def test_publish_time_is_stamped_from_the_broker_clock_when_the_message_is_accepted() -> None:
     clock = Clock(1234.5)
     b = make_broker(clock)
-    subscribe(b)
-    from tests.unit.emulator_helpers import fragment
-
-    frag, _ = fragment(0, clock=clock.now)
-    b.publish(TOPIC, frag)
-    assert orjson.loads(b.take_deliveries()[0].frame)["publishTime"] == "1970-01-01T00:20:34.500+00:00"
+    subscribe(b, receiver_queue_size=1)
+    publish(b, 1)
+    clock.now = 1300.25
+    publish(b, 1, start=1)  # waits: the consumer's queue holds one
+    first = b.take_deliveries()[0]
+    clock.now = 2000.0
+    b.ack(first.consumer.id, mid(first))
+    second = b.take_deliveries()[0]
+    assert orjson.loads(first.frame)["publishTime"] == "1970-01-01T00:20:34.5Z"
+    assert orjson.loads(second.frame)["publishTime"] == "1970-01-01T00:21:40.25Z"
 
 
 def test_service_rate_caps_dispatch_per_subscription() -> None:

@@ -1,8 +1,11 @@
 """Hypothesis drives the broker core through random publishes, joins, leaves, acks, nacks and time.
 
-Invariants after every step: a message is outstanding at one consumer at most; an acknowledged
-message is never delivered again; nothing published is dropped (each message is acknowledged,
-outstanding, or still in the backlog), and a final drain delivers every unacknowledged one.
+The same machine runs a Shared, a Failover and a Key_Shared subscription (messages carry a few
+keys, or none). Invariants after every step: a message is outstanding at one consumer at most;
+an acknowledged message is never delivered again; nothing published is dropped (each message is
+acknowledged, outstanding, or still in the backlog), and a final drain delivers every
+unacknowledged one. Failover: everything outstanding is at the active (first) consumer.
+Key_Shared: each delivery goes to the consumer that owns its key.
 """
 
 from __future__ import annotations
@@ -12,30 +15,36 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from harness.emulator.core import Broker
+from harness.emulator.dispatch import KeySharedDispatcher
 from harness.emulator.subscription import Consumer, Delivery
 from tests.unit.emulator_helpers import TOPIC, Clock, make_broker, mid, number, publish, subscribe
 
 
 class BrokerMachine(RuleBasedStateMachine):
+    kind = "Shared"
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
         self.broker: Broker = make_broker(self.clock, round_robin_batch=3)
-        self.kind = "Shared"
         self.published = 0
         self.acked: set[int] = set()
         self.held: dict[int, Delivery] = {}  # message number -> latest delivery
-        self.consumers: list[Consumer] = [subscribe(self.broker, receiver_queue_size=3)]
+        self.consumers: list[Consumer] = [subscribe(self.broker, self.kind, receiver_queue_size=3)]
 
     def _collect(self) -> None:
+        sub = self.broker.topics[TOPIC].subscriptions["sub"]
         for delivery in self.broker.take_deliveries():
             n = number(delivery)
             assert n not in self.acked, f"message {n} delivered again after its ack"
+            if isinstance(sub.dispatcher, KeySharedDispatcher):
+                key = sub.log.keys.get(delivery.entry, "")
+                assert delivery.consumer is sub.dispatcher.owner(key), f"message {n} with key {key!r} misrouted"
             self.held[n] = delivery
 
-    @rule(count=st.integers(1, 6))
-    def produce(self, count: int) -> None:
-        publish(self.broker, count, start=self.published)
+    @rule(count=st.integers(1, 6), key=st.sampled_from([None, "a", "b", "c"]))
+    def produce(self, count: int, key: str | None) -> None:
+        publish(self.broker, count, start=self.published, key=key)
         self.published += count
         self._collect()
 
@@ -44,7 +53,12 @@ class BrokerMachine(RuleBasedStateMachine):
     )
     def join(self, queue: int, pull: bool, nack_ms: int, timeout_ms: int) -> None:
         consumer = subscribe(
-            self.broker, receiver_queue_size=queue, pull=pull, nack_delay_ms=nack_ms, ack_timeout_ms=timeout_ms
+            self.broker,
+            self.kind,
+            receiver_queue_size=queue,
+            pull=pull,
+            nack_delay_ms=nack_ms,
+            ack_timeout_ms=timeout_ms,
         )
         self.consumers.append(consumer)
         self._collect()
@@ -88,6 +102,8 @@ class BrokerMachine(RuleBasedStateMachine):
             seen |= consumer.outstanding
             assert all(sub.holder[e] is consumer for e in consumer.outstanding)
         assert seen == set(sub.holder)
+        if self.kind == "Failover" and sub.consumers:
+            assert set(sub.holder.values()) <= {sub.consumers[0]}, "only the active consumer holds messages"
 
     @invariant()
     def nothing_published_is_dropped(self) -> None:
@@ -99,12 +115,23 @@ class BrokerMachine(RuleBasedStateMachine):
         for consumer in self.consumers:
             self.broker.close_consumer(consumer.id)
         self.broker.take_deliveries()
-        drain = subscribe(self.broker, receiver_queue_size=1000)
+        drain = subscribe(self.broker, self.kind, receiver_queue_size=1000)
         self.clock.now += 100
         self.broker.tick(self.clock.now)
         got = {number(d) for d in self.broker.take_deliveries() if d.consumer is drain}
         assert got == set(range(self.published)) - self.acked
 
 
-BrokerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
-TestBrokerMachine = BrokerMachine.TestCase
+class FailoverMachine(BrokerMachine):
+    kind = "Failover"
+
+
+class KeySharedMachine(BrokerMachine):
+    kind = "Key_Shared"
+
+
+SETTINGS = settings(max_examples=150, stateful_step_count=40, deadline=None)
+BrokerMachine.TestCase.settings = FailoverMachine.TestCase.settings = KeySharedMachine.TestCase.settings = SETTINGS
+TestSharedSubscription = BrokerMachine.TestCase
+TestFailoverSubscription = FailoverMachine.TestCase
+TestKeySharedSubscription = KeySharedMachine.TestCase

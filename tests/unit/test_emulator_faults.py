@@ -89,8 +89,8 @@ def test_disconnect_picks_consumers_in_turn_on_schedule() -> None:
     for _ in range(5):
         clock.now += 1
         b.tick(clock.now)
-        for consumer in b.take_disconnects():
-            b.close_consumer(consumer.id)
+        for consumer_id, _ in b.take_disconnects():
+            b.close_consumer(consumer_id)
     assert [t["consumer"] for t in truth] == ["a", "c"] and truth[0]["msg_id"] is None
     assert a.closing and c.closing
 
