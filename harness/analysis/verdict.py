@@ -1,9 +1,10 @@
 """The verdict on a run, Maelstrom style: pass (0), fail (1) or inconclusive (2).
 
 A run fails on a violation beyond its threshold. It is inconclusive when it cannot prove
-anything: no message was sent, rows of the log were skipped (a skipped nack or delivery could
-make a good run look bad or a bad one good), or published messages were never delivered in a run
-that was interrupted before its drain (they may still have been on their way).
+anything: no message reached the endpoint (none was published and none delivered, so there is no
+delivery to check), rows of the log were skipped (a skipped nack or delivery could make a good run
+look bad or a bad one good), or published messages were never delivered in a run that was
+interrupted before its drain (they may still have been on their way).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
         unknown.append("rows of the event log were skipped (see the input notes)")
     if messages["sent"] == 0 and sum(delivery.values()) == 0:
         unknown.append("no message was sent")
+    elif messages["published"] == 0 and messages["deliveries"] == 0:
+        unknown.append(_nothing_reached(messages["sent"], delivery))
     failures: list[str] = []
     interrupted = not summary["run"]["completed"]
     lost = delivery["lost"]
@@ -111,6 +114,19 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     if summary["input"]["data_skipped"] or (unknown and not failures):
         return Verdict("inconclusive", unknown + failures)
     return Verdict("fail", failures) if failures else Verdict("pass")
+
+
+def _nothing_reached(sent: int, delivery: dict[str, int]) -> str:
+    """Why a run whose messages were all refused or unanswered proves nothing about delivery."""
+    answers = []
+    if delivery["rejected"]:
+        answers.append(f"{delivery['rejected']:,} rejected by the endpoint")
+    if delivery["indeterminate"]:
+        answers.append(f"{delivery['indeterminate']:,} never answered")
+    return (
+        f"no message was published and none delivered ({sent:,} sent: {', '.join(answers)}), "
+        "so there is no delivery to check"
+    )
 
 
 def _over(value: int | float | None, limit: int | float | None) -> bool:
