@@ -9,6 +9,8 @@ from harness.analysis.quantiles import Ranked, rank_index
 from harness.analysis.summary import Options
 from tests.checker_logs import MS, S, summary_of
 
+PERCENTILE_KEYS = ("p50", "p90", "p99", "p999", "p9999", "max")
+
 
 def ten_messages(skewed: bool = False) -> list[str]:
     """Message i: sent at i s (intended 2 ms earlier), publish ack 1 ms later, delivered (i+1) ms later."""
@@ -69,6 +71,46 @@ def test_latency_by_consumer_and_by_class() -> None:
     assert by_consumer["w0-c2"]["p50"] == 6.0 and by_consumer["w0-c2"]["max"] == 10.0
     assert latency["by_class"]["e2e"] == {"ok": pytest.approx(latency["by_class"]["e2e"]["ok"])}
     assert latency["by_class"]["e2e"]["ok"]["count"] == 10
+
+
+# The consumers' worker clock is 40 ms behind the producer's and run.json has no offset for it.
+SKEWED_PRODUCER = (
+    "100000000,send,w0-p1,w0-p1/0,,100000000,,10,",
+    "101000000,publish_ok,w0-p1,w0-p1/0,m0,,,,",
+)
+SKEWED_CONSUMER = (
+    "60000000,deliver,w1-c1,w0-p1/0,m0,,0,10,",
+    "61000000,ack,w1-c1,w0-p1/0,m0,,,,",
+)
+SKEWED_PRODUCER_MORE = (
+    "200000000,send,w0-p1,w0-p1/1,,200000000,,10,",
+    "201000000,publish_ok,w0-p1,w0-p1/1,m1,,,,",
+)
+SKEWED_CONSUMER_MORE = (
+    "190000000,deliver,w1-c2,w0-p1/1,m1,,0,10,",
+    "191000000,ack,w1-c2,w0-p1/1,m1,,,,",
+)
+
+
+def test_every_delivery_before_the_first_send_still_gets_a_window() -> None:
+    latency = summary_of(*SKEWED_PRODUCER, *SKEWED_CONSUMER)["latency_ms"]
+    assert (latency["e2e"]["count"], latency["e2e"]["negative"], latency["e2e"]["max"]) == (1, 1, -40.0)
+    windows = latency["windows"]
+    assert windows["start_s"] == [0.0]
+    assert windows["e2e"] == [{"count": 1, "negative": 1, **dict.fromkeys(PERCENTILE_KEYS, -40.0)}]
+    assert windows["publish"][0]["count"] == 1
+
+
+def test_windows_keep_every_negative_value_the_overall_figures_count() -> None:
+    rows = (*SKEWED_PRODUCER, *SKEWED_PRODUCER_MORE, *SKEWED_CONSUMER, *SKEWED_CONSUMER_MORE)
+    latency = summary_of(*rows)["latency_ms"]
+    assert (latency["e2e"]["count"], latency["e2e"]["negative"]) == (2, 2)
+    (window,) = latency["windows"]["e2e"]
+    assert (window["count"], window["negative"], window["max"]) == (2, 2, -10.0)
+
+
+def test_grouped_percentiles_of_keys_all_outside_the_groups_are_empty() -> None:
+    assert Ranked(np.array([5, 7], dtype=np.int64)).grouped(np.array([-1, 3]), 2) == [None, None]
 
 
 def test_latency_per_window() -> None:
