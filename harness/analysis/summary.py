@@ -52,7 +52,7 @@ def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
     t_ns = log.column("t_ns")
     sends = m.send_ns[m.send_ns != MISSING]
     first_event = int(t_ns.min()) if len(t_ns) else 0
-    starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x]
+    starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x is not None]
     start_ns = min(starts) if starts else first_event
     end_ns = int(t_ns.max()) if len(t_ns) else start_ns
     window_ns = max(1, int(options.window_s * NS_PER_S))

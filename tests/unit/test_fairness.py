@@ -57,6 +57,15 @@ def test_fairness_per_window() -> None:
     assert windows["jain"][2] is None  # nothing delivered
 
 
+def test_deliveries_stamped_before_the_start_count_in_the_first_window() -> None:
+    # c2's clock is behind: its delivery is stamped before the first send.
+    rows = [*message("w0-p1/0", 10 * S, consumer="w0-c1"), *message("w0-p1/1", 10 * S + 10, consumer="w0-c2")]
+    rows[-2:] = [f"{9 * S},deliver,w0-c2,w0-p1/1,m-w0-p1/1,,0,10,", f"{9 * S + 1},ack,w0-c2,w0-p1/1,m-w0-p1/1,,,,"]
+    fairness = summary_of(*rows, options=Options(window_s=5))["fairness"]
+    assert fairness["jain"] == pytest.approx(1.0)
+    assert fairness["windows"]["jain"][0] == pytest.approx(1.0)
+
+
 def one_consumer_gets_everything(hold_ns: int) -> list[str]:
     """c1 and c2 connected 0-20 s; 40 messages, all to c1, each acked ``hold_ns`` after delivery."""
     rows = consumer_rows("w0-c1", 0, 20 * S) + consumer_rows("w0-c2", 0, 20 * S)

@@ -64,3 +64,10 @@ def test_unacked_messages_stay_in_the_backlog() -> None:
     assert throughput["final_backlog"] == 1
     mixed = summary_of(*ROWS, *[r.replace("w0-p1/0", "w0-p1/9") for r in rows])["throughput"]
     assert mixed["final_backlog"] == 1 and mixed["peak_backlog"] == 2
+
+
+def test_events_stamped_before_the_start_count_in_the_first_second() -> None:
+    early = [f"{-S // 2},deliver,w0-c1,w0-p1/0,m0,,0,10,", f"{-S // 2 + 1},ack,w0-c1,w0-p1/0,m0,,,,"]
+    rows = [*ROWS[:2], *early, *ROWS[4:]]
+    series = summary_of(*rows, **RUN)["throughput"]["per_second"]
+    assert series["deliver"] == [2, 0, 1] and series["ack"] == [2, 0, 1]
