@@ -73,6 +73,31 @@ PUBLISHED_TWICE = (
     "20,deliver,w0-c2,w0-p1/0,m1,,0,10,",
     "21,ack,w0-c2,w0-p1/0,m1,,,,",
 )
+# A retry after no publish answer: the endpoint kept one copy, delivered once.
+SENT_TWICE = (
+    SEND,
+    f"{2 * S},send,w0-p1,w0-p1/0,,10,,10,",
+    f"{2 * S + 1},publish_ok,w0-p1,w0-p1/0,m0,,,,",
+    f"{2 * S + 2},deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    f"{2 * S + 3},ack,w0-c1,w0-p1/0,m0,,,,",
+)
+PUBLISHED_TWICE_DELIVERED_ONCE = (
+    *PUBLISHED,
+    "12,send,w0-p1,w0-p1/0,,10,,10,",
+    "13,publish_ok,w0-p1,w0-p1/0,m1,,,,",
+    "14,deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    "15,ack,w0-c1,w0-p1/0,m0,,,,",
+)
+# Deliveries without endpoint message ids: a second delivery nothing explains, after two sends.
+SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS = (
+    SEND,
+    "12,send,w0-p1,w0-p1/0,,10,,10,",
+    "13,publish_ok,w0-p1,w0-p1/0,,,,,",
+    "14,deliver,w0-c1,w0-p1/0,,,0,10,",
+    "15,ack,w0-c1,w0-p1/0,,,,,",
+    "20,deliver,w0-c2,w0-p1/0,,,0,10,",
+    "21,ack,w0-c2,w0-p1/0,,,,,",
+)
 LOST = PUBLISHED
 INDETERMINATE = (SEND,)
 RECOVERED = (SEND, "12,deliver,w0-c1,w0-p1/0,m0,,0,10,", "13,ack,w0-c1,w0-p1/0,m0,,,,")
@@ -104,6 +129,9 @@ def only_class(rows: tuple[str, ...], ack_timeout_ms: float = 0.0) -> tuple[str,
         (DELIVERED_AGAIN_AFTER_ACK, "duplicated"),
         (MISROUTED, "duplicated"),
         (PUBLISHED_TWICE, "duplicated"),
+        (SENT_TWICE, "ok"),
+        (PUBLISHED_TWICE_DELIVERED_ONCE, "ok"),
+        (SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS, "duplicated"),
         (LOST, "lost"),
         (INDETERMINATE, "indeterminate"),
         (RECOVERED, "recovered"),
@@ -153,12 +181,19 @@ def test_a_small_ack_grace_turns_the_in_flight_ack_into_a_confirmed_one() -> Non
         (MISROUTED, "cross_consumer"),
         (DELIVERED_AFTER_CONFIRMED_ACK, "cross_consumer"),
         (PUBLISHED_TWICE, "duplicate_publish"),
+        (SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS, "duplicate_publish"),
     ],
 )
 def test_duplicates_are_split_by_kind(rows: tuple[str, ...], kind: str) -> None:
     result = classify(log_of(*rows))
     assert {k: n for k, n in result.duplicate_kinds.items() if n} == {kind: 1}
     assert result.examples[f"duplicated/{kind}"] == ["w0-p1/0"]
+
+
+def test_a_redelivery_without_message_ids_is_no_duplicate_publish_when_sent_once() -> None:
+    sent_once = tuple(r for r in SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS if not r.startswith("12,"))
+    result = classify(log_of(*sent_once))
+    assert {k: n for k, n in result.duplicate_kinds.items() if n} == {"cross_consumer": 1}
 
 
 def test_rejected_but_delivered_is_counted_apart() -> None:
