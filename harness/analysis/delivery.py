@@ -6,6 +6,10 @@ delivery nothing explains, two consumers acked it, or it was published twice), `
 (delivered more than once, every extra delivery explained), ``ok`` (delivered once),
 ``recovered`` (no publish ack, delivered anyway), ``lost`` (publish acknowledged, never
 delivered) and ``indeterminate`` (no publish ack, not delivered).
+
+Apart from the classes, ``unacked`` counts messages delivered and never acknowledged by anyone
+by the end of the log: DESIGN's ``ok`` and ``redelivered`` are acked once, and a consumer that
+never acks holds the message in the subscription's backlog for good.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class DeliveryResult:
     counts: dict[str, int]
     duplicate_kinds: dict[str, int]
     rejected_delivered: int
+    #: Messages delivered and never acked (see the module docstring).
+    unacked: int
     examples: dict[str, list[str]]
     redeliveries: Redeliveries
     explained: dict[str, int]
@@ -61,6 +67,7 @@ def classify(
     published = m.n_publish_ok > 0
     rejected = sent & (m.n_publish_err > 0) & ~published
     delivered = m.n_deliver > 0
+    unacked = delivered & (m.n_ack == 0)
     duplicated = delivered & (redeliveries.same_consumer | redeliveries.cross_consumer | redeliveries.duplicate_publish)
     classes = np.select(
         [
@@ -91,12 +98,14 @@ def classify(
     examples["unexpected"] = (examples["unexpected"] + _anonymous_examples(log, m))[:EXAMPLES]
     for name in DUPLICATE_KINDS:
         examples[f"duplicated/{name}"] = log.uid_text(np.flatnonzero(kinds[name])[:EXAMPLES])
+    examples["unacked"] = log.uid_text(np.flatnonzero(unacked)[:EXAMPLES])
     order = check_order(log.uids, m.first_deliver_ns, sent) if ordered else None
     return DeliveryResult(
         classes=classes,
         counts=counts,
         duplicate_kinds={name: int(np.count_nonzero(kinds[name])) for name in DUPLICATE_KINDS},
         rejected_delivered=int(np.count_nonzero(rejected & delivered)),
+        unacked=int(np.count_nonzero(unacked)),
         examples=examples,
         redeliveries=redeliveries,
         explained=redeliveries.explained_counts(),
@@ -124,6 +133,7 @@ class DeliveryCounts:
     lost: int
     unexpected: int
     deliveries: int
+    unacked: int
 
     @property
     def violations(self) -> int:
@@ -147,6 +157,7 @@ def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
         lost=result.counts["lost"],
         unexpected=result.counts["unexpected"],
         deliveries=len(m.deliveries),
+        unacked=result.unacked,
     )
 
 

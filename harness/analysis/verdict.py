@@ -35,6 +35,7 @@ class Thresholds:
     min_jain: float | None = 0.9
     max_p99_ms: float | None = None
     max_starved: int | None = None
+    max_unacked: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +98,12 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
             unknown.append(f"{lost} published messages were never delivered, but the run stopped before its drain")
         else:
             failures.append(f"{lost} lost")
+    unacked = messages["unacked"]
+    if _over(unacked, limits.max_unacked):
+        if interrupted:
+            unknown.append(f"{unacked} delivered messages were never acked, but the run stopped before its drain")
+        else:
+            failures.append(f"{unacked} delivered but never acked")
     checks = (
         (delivery["duplicated"], limits.max_duplicated, "duplicated"),
         (delivery["unexpected"], limits.max_unexpected, "unexpected"),

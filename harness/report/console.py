@@ -20,6 +20,7 @@ FATE_ROWS = (
     ("delivered more than once", "delivered_more"),
     ("lost (published, never delivered)", "lost"),
     ("unexpected (delivered, never sent)", "unexpected"),
+    ("delivered, never acked", "unacked"),
 )
 LATENCY_ROWS = (("end-to-end", "e2e"), ("e2e from intended send", "e2e_intended"), ("publish", "publish"))
 LATENCY_COLUMNS = ("p50", "p90", "p99", "p999", "p9999", "max")

@@ -80,6 +80,7 @@ def _delivery(summary: dict[str, Any]) -> str:
             "deliveries",
             "delivered once",
             "delivered more",
+            "never acked",
             "rejected but delivered",
             "order violations",
         ),
@@ -90,6 +91,7 @@ def _delivery(summary: dict[str, Any]) -> str:
                 messages["deliveries"],
                 messages["delivered_once"],
                 messages["delivered_more"],
+                messages["unacked"],
                 messages["rejected_delivered"],
                 "not checked" if messages["order_violations"] is None else messages["order_violations"],
             )

@@ -64,6 +64,11 @@ def test_analyze_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["analyze", str(corrupt), "--no-report"]) == 2
     out = capsys.readouterr().out
     assert "note: w0-1.csv: skipped 1 corrupt rows of 9" in out and "verdict: INCONCLUSIVE" in out
+    never_acked = run_folder(tmp_path, text(*message("w0-p1/0", 10)[:3]), "never-acked")
+    assert main(["analyze", str(never_acked), "--no-report"]) == 0
+    assert "  delivered, never acked                       1" in capsys.readouterr().out
+    assert main(["analyze", str(never_acked), "--no-report", "--max-unacked", "0"]) == 1
+    assert "verdict: FAIL (1 delivered but never acked)" in capsys.readouterr().out
     torn = run_folder(tmp_path, CLEAN + "30,deliver,w0", "torn")
     assert main(["analyze", str(torn), "--no-report"]) == 0
     assert "dropped a torn last line" in capsys.readouterr().out

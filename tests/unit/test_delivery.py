@@ -99,6 +99,14 @@ SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS = (
     "21,ack,w0-c2,w0-p1/0,,,,,",
 )
 LOST = PUBLISHED
+NEVER_ACKED = (*PUBLISHED, "12,deliver,w0-c1,w0-p1/0,m0,,0,10,")
+REDELIVERED_NEVER_ACKED = (
+    *PUBLISHED,
+    "12,deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    "13,nack,w0-c1,w0-p1/0,m0,,,,",
+    "20,deliver,w0-c2,w0-p1/0,m0,,1,10,",
+    "21,nack,w0-c2,w0-p1/0,m0,,,,",
+)
 INDETERMINATE = (SEND,)
 RECOVERED = (SEND, "12,deliver,w0-c1,w0-p1/0,m0,,0,10,", "13,ack,w0-c1,w0-p1/0,m0,,,,")
 REJECTED = (SEND, "11,publish_err,w0-p1,w0-p1/0,,,,,send-error: topic full")
@@ -194,6 +202,20 @@ def test_a_redelivery_without_message_ids_is_no_duplicate_publish_when_sent_once
     sent_once = tuple(r for r in SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS if not r.startswith("12,"))
     result = classify(log_of(*sent_once))
     assert {k: n for k, n in result.duplicate_kinds.items() if n} == {"cross_consumer": 1}
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [(NEVER_ACKED, "ok"), (REDELIVERED_NEVER_ACKED, "redelivered"), (RECOVERED, "recovered"), (LOST, "lost")],
+)
+def test_messages_delivered_and_never_acked_are_counted_apart_from_their_class(
+    rows: tuple[str, ...], expected: str
+) -> None:
+    result = classify(log_of(*rows))
+    never_acked = rows in (NEVER_ACKED, REDELIVERED_NEVER_ACKED)
+    assert result.counts[expected] == 1
+    assert result.unacked == int(never_acked)
+    assert result.examples["unacked"] == (["w0-p1/0"] if never_acked else [])
 
 
 def test_rejected_but_delivered_is_counted_apart() -> None:

@@ -95,6 +95,20 @@ def test_one_published_message_is_enough_to_judge() -> None:
     assert verdict(*rejected_but_delivered)[:2] == ("fail", 1)
 
 
+def test_never_acked_is_reported_and_judged_only_when_asked() -> None:
+    never_acked = (*CLEAN[:3], *message("w0-p1/1", 20, consumer="w0-c2"))
+    summary = summary_of(*never_acked)
+    assert summary["messages"]["unacked"] == 1 and summary["messages"]["examples"]["unacked"] == ["w0-p1/0"]
+    assert (summary["verdict"], summary["thresholds"]["max_unacked"]) == ("pass", None)
+    strict = Options(thresholds=Thresholds(max_unacked=0))
+    assert verdict(*never_acked, options=strict) == ("fail", 1, ["1 delivered but never acked"])
+    assert verdict(*never_acked, options=Options(thresholds=Thresholds(max_unacked=1)))[0] == "pass"
+    outcome, _, reasons = verdict(*never_acked, options=strict, completed=False)
+    assert outcome == "inconclusive" and reasons == [
+        "1 delivered messages were never acked, but the run stopped before its drain"
+    ]
+
+
 def test_lost_in_an_interrupted_run_is_inconclusive_but_duplicates_still_fail() -> None:
     outcome, code, reasons = verdict(*LOST, completed=False)
     assert (outcome, code) == ("inconclusive", 2) and "stopped before its drain" in reasons[0]
