@@ -82,6 +82,7 @@ def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
             "files": [f.name for f in run.files],
             "notes": list(run.problems),
             "data_skipped": run.data_skipped,
+            "run_json": run.run_json,
         },
         "thresholds": options.thresholds.as_dict(),
         "delivery": delivery.counts,

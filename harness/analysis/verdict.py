@@ -4,7 +4,9 @@ A run fails on a violation beyond its threshold. It is inconclusive when it cann
 anything: no message reached the endpoint (none was published and none delivered, so there is no
 delivery to check), rows of the log were skipped (a skipped nack or delivery could make a good run
 look bad or a bad one good), or published messages were never delivered in a run that was
-interrupted before its drain (they may still have been on their way).
+interrupted before its drain (they may still have been on their way). A run folder without a
+readable run.json proves nothing either way: the workers' clock offsets and the ack timeout are
+unknown, so a redelivery may be misjudged in both directions.
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     unknown: list[str] = []
     if summary["input"]["data_skipped"]:
         unknown.append("rows of the event log were skipped (see the input notes)")
+    run_json = summary["input"]["run_json"]
+    if run_json != "read":
+        unknown.append(
+            f"run.json is {run_json}: the workers' clock offsets and the ack timeout are unknown, so events of "
+            "different workers may be out of order and a redelivery after an ack timeout may look like a duplicate"
+        )
     if messages["sent"] == 0 and sum(delivery.values()) == 0:
         unknown.append("no message was sent")
     elif messages["published"] == 0 and messages["deliveries"] == 0:
@@ -118,7 +126,8 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     p99 = summary["latency_ms"]["e2e"]["p99"]
     if limits.max_p99_ms is not None and p99 is not None and p99 > limits.max_p99_ms:
         failures.append(f"end-to-end p99 {p99:.3f} ms above {limits.max_p99_ms:g} ms")
-    if summary["input"]["data_skipped"] or (unknown and not failures):
+    untrustworthy = summary["input"]["data_skipped"] or run_json != "read"
+    if untrustworthy or (unknown and not failures):
         return Verdict("inconclusive", unknown + failures)
     return Verdict("fail", failures) if failures else Verdict("pass")
 

@@ -96,6 +96,26 @@ def test_bad_run_folders_give_one_line_and_exit_2(
         assert len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("content", "state"), [(None, "missing"), (b"{not json", "unreadable"), (b"[1]", "not a JSON object")]
+)
+def test_a_run_folder_without_a_usable_run_json_is_inconclusive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, state: str
+) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN})
+    if content is not None:
+        (run / "run.json").write_bytes(content)
+    assert main(["analyze", str(run), "--no-report"]) == 2
+    out = capsys.readouterr().out
+    assert f"verdict: INCONCLUSIVE (run.json is {state}: the workers' clock offsets and the ack timeout" in out
+    assert json.loads((run / "summary.json").read_text())["input"]["run_json"] == state
+    # A redelivery looks unexplained without the ack timeout: no fail either.
+    again = "20,deliver,w0-c2,w0-p1/0,m-w0-p1/0,,1,10,\n21,ack,w0-c2,w0-p1/0,m-w0-p1/0,,,,\n"
+    (run / "events" / "w0-1.csv").write_text(CLEAN + again)
+    assert main(["analyze", str(run), "--no-report"]) == 2
+    assert "verdict: INCONCLUSIVE (run.json is" in capsys.readouterr().out
+
+
 def test_bad_threshold_option_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = run_folder(tmp_path)
     with pytest.raises(SystemExit) as exited:

@@ -82,7 +82,7 @@ def test_missing_run_json_is_noted(tmp_path: Path) -> None:
     loaded = load_run(write_run(tmp_path / "r", {"w0-1.csv": CLEAN}))
     assert loaded.manifest == {}
     assert loaded.problems[0].startswith("run.json: missing")
-    assert not loaded.data_skipped
+    assert not loaded.data_skipped and loaded.run_json == "missing"
 
 
 @pytest.mark.parametrize(
