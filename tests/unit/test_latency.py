@@ -122,6 +122,33 @@ def test_latency_per_window() -> None:
     assert windows["publish"][0]["max"] == 1.0
 
 
+# The first send has no intended time (its schedule row was lost): it has an end-to-end latency
+# but none from the intended send.
+PARTLY_INTENDED = (
+    f"{10 * MS},send,w0-p1,w0-p1/0,,,,10,",
+    f"{11 * MS},publish_ok,w0-p1,w0-p1/0,m0,,,,",
+    f"{12 * MS},deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    f"{13 * MS},ack,w0-c1,w0-p1/0,m0,,,,",
+    f"{20 * MS},send,w0-p1,w0-p1/1,,{18 * MS},,10,",
+    f"{21 * MS},publish_ok,w0-p1,w0-p1/1,m1,,,,",
+    f"{25 * MS},deliver,w0-c2,w0-p1/1,m1,,0,10,",
+    f"{26 * MS},ack,w0-c2,w0-p1/1,m1,,,,",
+    f"{30 * MS},send,w0-p1,w0-p1/2,,{27 * MS},,10,",
+    f"{31 * MS},publish_ok,w0-p1,w0-p1/2,m2,,,,",
+    f"{36 * MS},deliver,w0-c2,w0-p1/2,m2,,0,10,",
+    f"{37 * MS},ack,w0-c2,w0-p1/2,m2,,,,",
+)
+
+
+def test_latency_from_intended_send_per_consumer_counts_only_messages_with_an_intended_time() -> None:
+    latency = summary_of(*PARTLY_INTENDED)["latency_ms"]
+    assert latency["e2e"]["count"] == 3 and latency["e2e_intended"]["count"] == 2
+    assert set(latency["by_consumer"]["e2e"]) == {"w0-c1", "w0-c2"}
+    (consumer, row), *rest = latency["by_consumer"]["e2e_intended"].items()
+    assert (consumer, rest) == ("w0-c2", [])
+    assert (row["count"], row["p50"], row["max"]) == (2, 7.0, 9.0)
+
+
 def test_redelivery_delay() -> None:
     rows = [
         "10,send,w0-p1,w0-p1/0,,10,,10,",
