@@ -40,6 +40,8 @@ class Redeliveries:
     consumer: Codes
     holder: Codes
     delay_ns: Ints
+    #: When each extra delivery happened.
+    at_ns: Ints
     reason: Ints
     #: Per message (index = uid code).
     same_consumer: Bools
@@ -110,6 +112,7 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
         consumer=actor[extra],
         holder=actor[prev],
         delay_ns=t_ns[extra] - t_ns[prev],
+        at_ns=t_ns[extra],
         reason=reason,
         same_consumer=same_consumer,
         cross_consumer=cross_consumer,

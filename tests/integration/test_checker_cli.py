@@ -44,6 +44,9 @@ def test_analyze_passes_and_writes_summary_plots_and_report(tmp_path: Path, caps
         assert (run / PLOTS_DIR / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (run / REPORT_HTML).read_text()
     assert page.count("data:image/png;base64,") == len(PLOTS)
+    for breakdown in ("by consumer", "publish by producer", "by delivery class", "<summary>by 10 s window (1 window)"):
+        assert breakdown in page
+    assert "<tr><td>w0-p1</td><td>publish</td><td>2</td>" in page
     assert page.index("verdict: PASS") < page.index("<h2>Run</h2>")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,48 @@ def test_latency_from_intended_send_per_consumer_counts_only_messages_with_an_in
     (consumer, row), *rest = latency["by_consumer"]["e2e_intended"].items()
     assert (consumer, rest) == ("w0-c2", [])
     assert (row["count"], row["p50"], row["max"]) == (2, 7.0, 9.0)
+
+
+# w0-p1/0 goes to c1 and, after a nack, to c2 5 s later; w0-p2/0 goes to c2; w0-p1/1 to c1, 6 s on.
+BREAKDOWNS = (
+    "0,send,w0-p1,w0-p1/0,,0,,10,",
+    f"{1 * MS},publish_ok,w0-p1,w0-p1/0,m0,,,,",
+    f"{3 * MS},deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    f"{4 * MS},nack,w0-c1,w0-p1/0,m0,,,,",
+    f"{10 * MS},send,w0-p2,w0-p2/0,,{10 * MS},,10,",
+    f"{14 * MS},publish_ok,w0-p2,w0-p2/0,n0,,,,",
+    f"{20 * MS},deliver,w0-c2,w0-p2/0,n0,,0,10,",
+    f"{21 * MS},ack,w0-c2,w0-p2/0,n0,,,,",
+    f"{5 * S + 3 * MS},deliver,w0-c2,w0-p1/0,m0,,1,10,",
+    f"{5 * S + 4 * MS},ack,w0-c2,w0-p1/0,m0,,,,",
+    f"{6 * S},send,w0-p1,w0-p1/1,,{6 * S},,10,",
+    f"{6 * S + 2 * MS},publish_ok,w0-p1,w0-p1/1,m1,,,,",
+    f"{6 * S + 5 * MS},deliver,w0-c1,w0-p1/1,m1,,0,10,",
+    f"{6 * S + 6 * MS},ack,w0-c1,w0-p1/1,m1,,,,",
+)
+
+
+def counts_and_max(rows: dict[str, Any]) -> dict[str, tuple[int, float]]:
+    return {group: (row["count"], row["max"]) for group, row in rows.items()}
+
+
+def test_every_latency_is_broken_down_by_consumer_or_producer_class_and_window() -> None:
+    latency = summary_of(*BREAKDOWNS, options=Options(window_s=5))["latency_ms"]
+    by_consumer, by_class, windows = latency["by_consumer"], latency["by_class"], latency["windows"]
+    assert counts_and_max(by_consumer["e2e"]) == {"w0-c1": (2, 5.0), "w0-c2": (1, 10.0)}
+    assert counts_and_max(by_consumer["e2e_intended"]) == {"w0-c1": (2, 5.0), "w0-c2": (1, 10.0)}
+    assert counts_and_max(by_consumer["redelivery_delay"]) == {"w0-c2": (1, 5000.0)}
+    assert "publish" not in by_consumer
+    assert latency["by_producer"] == {"publish": latency["by_producer"]["publish"]}
+    assert counts_and_max(latency["by_producer"]["publish"]) == {"w0-p1": (2, 2.0), "w0-p2": (1, 4.0)}
+    assert counts_and_max(by_class["e2e"]) == {"ok": (2, 10.0), "redelivered": (1, 3.0)}
+    assert counts_and_max(by_class["e2e_intended"]) == {"ok": (2, 10.0), "redelivered": (1, 3.0)}
+    assert counts_and_max(by_class["publish"]) == {"ok": (2, 4.0), "redelivered": (1, 1.0)}
+    assert counts_and_max(by_class["redelivery_delay"]) == {"redelivered": (1, 5000.0)}
+    assert windows["start_s"] == [0.0, 5.0]
+    assert [(w["count"], w["max"]) for w in windows["e2e"]] == [(2, 10.0), (1, 5.0)]
+    assert [(w["count"], w["max"]) for w in windows["publish"]] == [(2, 4.0), (1, 2.0)]
+    assert windows["redelivery_delay"][0] is None and windows["redelivery_delay"][1]["max"] == 5000.0
 
 
 def test_redelivery_delay() -> None:
