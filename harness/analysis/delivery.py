@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from harness.analysis.eventlog import NO_CODE, EventLog, Ints
+from harness.analysis.eventlog import NO_CODE, EventLog
 from harness.analysis.messages import Messages, gather
 from harness.analysis.ordering import check_order
 from harness.analysis.redelivery import Redeliveries, explain
@@ -135,10 +134,6 @@ class DeliveryCounts:
     deliveries: int
     unacked: int
 
-    @property
-    def violations(self) -> int:
-        return self.delivered_more + self.lost + self.unexpected
-
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
@@ -159,16 +154,3 @@ def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
         deliveries=len(m.deliveries),
         unacked=result.unacked,
     )
-
-
-def count_delivery(events: EventLog | pd.DataFrame) -> DeliveryCounts:
-    """The closing table's counts straight from a log (or a text DataFrame of events)."""
-    from harness.analysis.eventlog import from_frame
-
-    log = events if isinstance(events, EventLog) else from_frame(events)
-    m = gather(log)
-    return fates(m, classify(log, m))
-
-
-def class_names(classes: Ints) -> list[str]:
-    return [CLASSES[c] if c >= 0 else "" for c in classes]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from harness.analysis.delivery import CLASSES, EXAMPLES, classify, count_delivery
+from harness.analysis.delivery import CLASSES, EXAMPLES, classify
 from tests.checker_logs import MS, S, log_of, message
 
 SEND = "10,send,w0-p1,w0-p1/0,,10,,10,"
@@ -268,9 +267,3 @@ def test_order_violations_are_counted_per_producer_when_order_is_promised() -> N
     assert classify(log_of(*SWAPPED), ordered=False).order_violations is None
     in_order = classify(log_of(*CLEAN, *message("w0-p1/1", 20)), ordered=True)
     assert in_order.order_violations == 0
-
-
-def test_count_delivery_reads_a_text_dataframe_too() -> None:
-    frame = log_of(*CLEAN, *LOST[:0]).readable()
-    counts = count_delivery(pd.DataFrame(frame))
-    assert (counts.sent, counts.published, counts.delivered_once, counts.lost) == (1, 1, 1, 0)
