@@ -73,15 +73,24 @@ def load_run(path: Path) -> LoadedRun:
     problems: list[str] = []
     manifest, run_json = _read_manifest(path / RUN_JSON, problems)
     version = manifest.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RunLoadError(
+            f"{path}: event schema version {version!r} in {RUN_JSON} is invalid (a whole number from 1); "
+            "nothing was read"
+        )
+    if version > SCHEMA_VERSION:
         raise RunLoadError(
             f"{path}: event schema version {version!r} is newer than this streamharness reads ({SCHEMA_VERSION}); "
             "nothing was read"
         )
     offsets = clock_offsets(manifest)
-    files = sorted((path / EVENTS_DIR).glob("*.csv"))
+    events = path / EVENTS_DIR
+    if events.exists() and not events.is_dir():
+        raise RunLoadError(f"{path}: {EVENTS_DIR} is a file, not the folder of events files; nothing to analyse")
+    files = sorted(events.glob("*.csv"))
     if not files:
-        raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ (read run.json only); nothing to analyse")
+        read = f"read {RUN_JSON} only" if run_json == "read" else f"{RUN_JSON} {run_json} too"
+        raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ ({read}); nothing to analyse")
     tables: list[pa.Table] = []
     skipped = False
     for file in files:
