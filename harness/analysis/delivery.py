@@ -121,7 +121,13 @@ def _anonymous_examples(log: EventLog, m: Messages) -> list[str]:
 
 @dataclass(frozen=True)
 class DeliveryCounts:
-    """Message counts by fate, the console's closing table; every count is of distinct messages."""
+    """Message counts by fate; every count is of distinct messages.
+
+    ``rejected``, ``indeterminate``, ``lost`` and ``unexpected`` are the class counts, so
+    summary.json's ``messages`` and ``delivery`` agree; the rest follow a message through the
+    endpoint (sent, published, delivered once or more, never acked) and are the console's closing
+    table.
+    """
 
     sent: int
     published: int
@@ -139,14 +145,14 @@ class DeliveryCounts:
 
 
 def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
-    """Sent, published, delivered once or more, lost and unexpected, from the classes."""
+    """Sent, published, delivered once or more and never acked, with the class counts of the rest."""
     sent = m.sent
     published = sent & (m.n_publish_ok > 0)
     return DeliveryCounts(
         sent=int(np.count_nonzero(sent)),
         published=int(np.count_nonzero(published)),
         rejected=result.counts["rejected"],
-        indeterminate=int(np.count_nonzero(sent & ~published & (m.n_publish_err == 0))),
+        indeterminate=result.counts["indeterminate"],
         delivered_once=int(np.count_nonzero(sent & (m.n_deliver == 1))),
         delivered_more=int(np.count_nonzero(sent & (m.n_deliver > 1))),
         lost=result.counts["lost"],

@@ -30,7 +30,7 @@ def test_analyze_passes_and_writes_summary_plots_and_report(tmp_path: Path, caps
     assert main(["analyze", str(run)]) == 0
     out = capsys.readouterr().out
     assert "verdict: PASS" in out and f"report: {run / REPORT_HTML}" in out
-    assert "  delivered exactly once                       2" in out
+    assert "  delivered exactly once                     2" in out
     summary = json.loads((run / "summary.json").read_text())
     assert summary["schema_version"] == 1 and summary["verdict"] == "pass"
     assert set(summary["delivery"]) == {
@@ -48,6 +48,25 @@ def test_analyze_passes_and_writes_summary_plots_and_report(tmp_path: Path, caps
         assert breakdown in page
     assert "<tr><td>w0-p1</td><td>publish</td><td>2</td>" in page
     assert page.index("verdict: PASS") < page.index("<h2>Run</h2>")
+
+
+def test_the_closing_table_follows_messages_through_the_endpoint_and_repeats_no_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # w0-p1/0 got no publish answer and was delivered anyway: recovered, not indeterminate.
+    recovered = ("10,send,w0-p1,w0-p1/0,,10,,10,", "12,deliver,w0-c1,w0-p1/0,m0,,0,10,", "13,ack,w0-c1,w0-p1/0,m0,,,,")
+    run = run_folder(tmp_path, text(*recovered, *message("w0-p1/1", 20, consumer="w0-c2")))
+    assert main(["analyze", str(run), "--no-report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  indeterminate            0" in lines and "  recovered                1  e.g. w0-p1/0" in lines
+    closing = lines[lines.index("  sent                                       2") :]
+    assert closing[: closing.index("")] == [
+        "  sent                                       2",
+        "  published (publish acknowledged)           1",
+        "  delivered exactly once                     2",
+        "  delivered more than once                   0",
+        "  delivered, never acked                     0",
+    ]
 
 
 def test_no_secret_reaches_the_summary_or_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +88,7 @@ def test_analyze_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "note: w0-1.csv: skipped 1 corrupt rows of 9" in out and "verdict: INCONCLUSIVE" in out
     never_acked = run_folder(tmp_path, text(*message("w0-p1/0", 10)[:3]), "never-acked")
     assert main(["analyze", str(never_acked), "--no-report"]) == 0
-    assert "  delivered, never acked                       1" in capsys.readouterr().out
+    assert "  delivered, never acked                     1" in capsys.readouterr().out
     assert main(["analyze", str(never_acked), "--no-report", "--max-unacked", "0"]) == 1
     assert "verdict: FAIL (1 delivered but never acked)" in capsys.readouterr().out
     torn = run_folder(tmp_path, CLEAN + "30,deliver,w0", "torn")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis.delivery import CLASSES, EXAMPLES, classify
-from tests.checker_logs import MS, S, log_of, message
+from tests.checker_logs import MS, S, log_of, message, summary_of
 
 SEND = "10,send,w0-p1,w0-p1/0,,10,,10,"
 PUBLISHED = (SEND, "11,publish_ok,w0-p1,w0-p1/0,m0,,,,")
@@ -215,6 +215,15 @@ def test_messages_delivered_and_never_acked_are_counted_apart_from_their_class(
     assert result.counts[expected] == 1
     assert result.unacked == int(never_acked)
     assert result.examples["unacked"] == (["w0-p1/0"] if never_acked else [])
+
+
+def test_message_counts_agree_with_the_class_counts() -> None:
+    summary = summary_of(*RECOVERED, *message("w0-p1/1", 20, consumer="w0-c2"))
+    messages, classes = summary["messages"], summary["delivery"]
+    assert (classes["recovered"], classes["indeterminate"], messages["indeterminate"]) == (1, 0, 0)
+    for name in ("rejected", "indeterminate", "lost", "unexpected"):
+        assert messages[name] == classes[name], name
+    assert (messages["sent"], messages["published"], messages["delivered_once"]) == (2, 1, 2)
 
 
 def test_rejected_but_delivered_is_counted_apart() -> None:
