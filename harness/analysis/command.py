@@ -24,6 +24,7 @@ THRESHOLD_OPTIONS = (
     ("--min-jain", float, "min_jain", "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
     ("--max-p99-ms", float, "max_p99_ms", "Highest end-to-end p99 in ms that passes (default: no limit)."),
     ("--max-starved", int, "max_starved", "Starved consumers allowed (default: not judged)."),
+    ("--max-unacked", int, "max_unacked", "Delivered but never acked messages allowed (default: not judged)."),
 )
 
 

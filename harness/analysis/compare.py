@@ -21,6 +21,7 @@ HEADLINES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("deliveries", ("messages", "deliveries")),
     *((f"class {name}", ("delivery", name)) for name in CLASSES),
     ("rejected but delivered", ("messages", "rejected_delivered")),
+    ("delivered, never acked", ("messages", "unacked")),
     ("order violations", ("messages", "order_violations")),
     ("Jain's index", ("fairness", "jain")),
     ("max/min ratio", ("fairness", "max_min_ratio")),

@@ -6,6 +6,10 @@ delivery nothing explains, two consumers acked it, or it was published twice), `
 (delivered more than once, every extra delivery explained), ``ok`` (delivered once),
 ``recovered`` (no publish ack, delivered anyway), ``lost`` (publish acknowledged, never
 delivered) and ``indeterminate`` (no publish ack, not delivered).
+
+Apart from the classes, ``unacked`` counts messages delivered and never acknowledged by anyone
+by the end of the log: DESIGN's ``ok`` and ``redelivered`` are acked once, and a consumer that
+never acks holds the message in the subscription's backlog for good.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from harness.analysis.eventlog import NO_CODE, EventLog, Ints
+from harness.analysis.eventlog import NO_CODE, EventLog
 from harness.analysis.messages import Messages, gather
 from harness.analysis.ordering import check_order
 from harness.analysis.redelivery import Redeliveries, explain
@@ -37,6 +40,8 @@ class DeliveryResult:
     counts: dict[str, int]
     duplicate_kinds: dict[str, int]
     rejected_delivered: int
+    #: Messages delivered and never acked (see the module docstring).
+    unacked: int
     examples: dict[str, list[str]]
     redeliveries: Redeliveries
     explained: dict[str, int]
@@ -61,6 +66,7 @@ def classify(
     published = m.n_publish_ok > 0
     rejected = sent & (m.n_publish_err > 0) & ~published
     delivered = m.n_deliver > 0
+    unacked = delivered & (m.n_ack == 0)
     duplicated = delivered & (redeliveries.same_consumer | redeliveries.cross_consumer | redeliveries.duplicate_publish)
     classes = np.select(
         [
@@ -91,12 +97,14 @@ def classify(
     examples["unexpected"] = (examples["unexpected"] + _anonymous_examples(log, m))[:EXAMPLES]
     for name in DUPLICATE_KINDS:
         examples[f"duplicated/{name}"] = log.uid_text(np.flatnonzero(kinds[name])[:EXAMPLES])
+    examples["unacked"] = log.uid_text(np.flatnonzero(unacked)[:EXAMPLES])
     order = check_order(log.uids, m.first_deliver_ns, sent) if ordered else None
     return DeliveryResult(
         classes=classes,
         counts=counts,
         duplicate_kinds={name: int(np.count_nonzero(kinds[name])) for name in DUPLICATE_KINDS},
         rejected_delivered=int(np.count_nonzero(rejected & delivered)),
+        unacked=int(np.count_nonzero(unacked)),
         examples=examples,
         redeliveries=redeliveries,
         explained=redeliveries.explained_counts(),
@@ -113,7 +121,13 @@ def _anonymous_examples(log: EventLog, m: Messages) -> list[str]:
 
 @dataclass(frozen=True)
 class DeliveryCounts:
-    """Message counts by fate, the console's closing table; every count is of distinct messages."""
+    """Message counts by fate; every count is of distinct messages.
+
+    ``rejected``, ``indeterminate``, ``lost`` and ``unexpected`` are the class counts, so
+    summary.json's ``messages`` and ``delivery`` agree; the rest follow a message through the
+    endpoint (sent, published, delivered once or more, never acked) and are the console's closing
+    table.
+    """
 
     sent: int
     published: int
@@ -124,40 +138,25 @@ class DeliveryCounts:
     lost: int
     unexpected: int
     deliveries: int
-
-    @property
-    def violations(self) -> int:
-        return self.delivered_more + self.lost + self.unexpected
+    unacked: int
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
 def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
-    """Sent, published, delivered once or more, lost and unexpected, from the classes."""
+    """Sent, published, delivered once or more and never acked, with the class counts of the rest."""
     sent = m.sent
     published = sent & (m.n_publish_ok > 0)
     return DeliveryCounts(
         sent=int(np.count_nonzero(sent)),
         published=int(np.count_nonzero(published)),
         rejected=result.counts["rejected"],
-        indeterminate=int(np.count_nonzero(sent & ~published & (m.n_publish_err == 0))),
+        indeterminate=result.counts["indeterminate"],
         delivered_once=int(np.count_nonzero(sent & (m.n_deliver == 1))),
         delivered_more=int(np.count_nonzero(sent & (m.n_deliver > 1))),
         lost=result.counts["lost"],
         unexpected=result.counts["unexpected"],
         deliveries=len(m.deliveries),
+        unacked=result.unacked,
     )
-
-
-def count_delivery(events: EventLog | pd.DataFrame) -> DeliveryCounts:
-    """The closing table's counts straight from a log (or a text DataFrame of events)."""
-    from harness.analysis.eventlog import from_frame
-
-    log = events if isinstance(events, EventLog) else from_frame(events)
-    m = gather(log)
-    return fates(m, classify(log, m))
-
-
-def class_names(classes: Ints) -> list[str]:
-    return [CLASSES[c] if c >= 0 else "" for c in classes]

@@ -185,17 +185,3 @@ def _ints(column: pa.ChunkedArray) -> Ints:
     filled = pc.fill_null(column, MISSING) if column.null_count else column
     values: Ints = filled.to_numpy().astype(np.int64, copy=False)
     return values
-
-
-def from_frame(events: pd.DataFrame) -> EventLog:
-    """Encode a DataFrame of events as text (the schema's columns; empty text or NaN = missing)."""
-    columns: dict[str, pa.Array] = {}
-    for name in schema.COLUMNS:
-        values = events[name] if name in events else pd.Series([None] * len(events), dtype=object)
-        if name in INT_COLUMNS:
-            numbers = pd.to_numeric(values.replace("", None), errors="raise").astype("Int64")
-            columns[name] = pa.array(numbers, type=pa.int64(), from_pandas=True)
-        else:
-            text = [None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v) for v in values]
-            columns[name] = pa.array(text, type=pa.string())
-    return encode(pa.table(columns))

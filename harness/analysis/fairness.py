@@ -6,7 +6,8 @@ everything), the max/min ratio and the coefficient of variation, for the whole r
 A consumer is *starved* when, while connected, it received nothing for longer than a threshold
 of time during which the backlog was above zero (time with an empty backlog does not count, so
 a fair round robin at a low rate starves nobody). Round-robin run lengths are the lengths of runs of consecutive
-deliveries (in time order) to the same consumer.
+deliveries (in time order) to the same consumer. A delivery stamped before the run's start (a
+consumer clock behind the producers') counts in the first window, as in the overall figures.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from harness.analysis.connections import Intervals, consumer_actors, intervals
 from harness.analysis.eventlog import EventLog, Ints
 from harness.analysis.messages import Messages
-from harness.analysis.quantiles import rank_index
+from harness.analysis.quantiles import rank_index, window_keys
 from harness.analysis.throughput import Backlog
 
 #: Only Shared promises an even spread (Key_Shared follows the keys): the index is judged there alone.
@@ -108,8 +109,8 @@ def _windows(
     d = m.deliveries
     index = {c: i for i, c in enumerate(consumers)}
     slot = np.array([index.get(int(a), -1) for a in range(max(consumers) + 1)], dtype=np.int64)
-    inside = (d.t_ns >= start_ns) & (d.actor >= 0) & (d.actor <= max(consumers))
-    keys = (d.t_ns[inside] - start_ns) // window_ns * len(consumers) + slot[d.actor[inside]]
+    inside = (d.actor >= 0) & (d.actor <= max(consumers))
+    keys = window_keys(d.t_ns[inside], start_ns, window_ns) * len(consumers) + slot[d.actor[inside]]
     keys = keys[slot[d.actor[inside]] >= 0]
     per = np.bincount(keys, minlength=count * len(consumers))[: count * len(consumers)].reshape(count, -1)
     conn = np.stack([connected.per_window(c, start_ns, window_ns, int(count)) for c in consumers], axis=1) / 1e9

@@ -4,7 +4,8 @@ I/O lives here and nowhere else in the analysis. Each events file is cut at its 
 crash can leave a torn last line), parsed with pyarrow, shifted by its worker's clock offset from
 ``run.json``, and concatenated; rows that do not parse are skipped and counted, never silently
 dropped. A torn last line is expected after a crash and only noted; any other skipped row or file
-makes the verdict inconclusive, because the missing rows could hide a delivery.
+makes the verdict inconclusive, because the missing rows could hide a delivery. So does a missing
+or unreadable ``run.json``: without it the clock offsets and the ack timeout are unknown.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class LoadedRun:
     files: list[Path] = field(default_factory=list)
     #: True when rows or files were skipped (not just a torn last line): the verdict cannot pass.
     data_skipped: bool = False
+    #: ``read``, or why run.json could not be used: ``missing``, ``unreadable``, ``not a JSON object``.
+    run_json: str = "read"
 
     @property
     def events(self) -> pd.DataFrame:
@@ -68,17 +71,26 @@ def load_run(path: Path) -> LoadedRun:
     if not path.is_dir():
         raise RunLoadError(f"{path}: not a folder (expected a run folder with run.json and events/)")
     problems: list[str] = []
-    manifest = _read_manifest(path / RUN_JSON, problems)
+    manifest, run_json = _read_manifest(path / RUN_JSON, problems)
     version = manifest.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RunLoadError(
+            f"{path}: event schema version {version!r} in {RUN_JSON} is invalid (a whole number from 1); "
+            "nothing was read"
+        )
+    if version > SCHEMA_VERSION:
         raise RunLoadError(
             f"{path}: event schema version {version!r} is newer than this streamharness reads ({SCHEMA_VERSION}); "
             "nothing was read"
         )
     offsets = clock_offsets(manifest)
-    files = sorted((path / EVENTS_DIR).glob("*.csv"))
+    events = path / EVENTS_DIR
+    if events.exists() and not events.is_dir():
+        raise RunLoadError(f"{path}: {EVENTS_DIR} is a file, not the folder of events files; nothing to analyse")
+    files = sorted(events.glob("*.csv"))
     if not files:
-        raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ (read run.json only); nothing to analyse")
+        read = f"read {RUN_JSON} only" if run_json == "read" else f"{RUN_JSON} {run_json} too"
+        raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ ({read}); nothing to analyse")
     tables: list[pa.Table] = []
     skipped = False
     for file in files:
@@ -88,7 +100,7 @@ def load_run(path: Path) -> LoadedRun:
         if result.table is not None and result.table.num_rows:
             tables.append(result.table)
     table = pa.concat_tables(tables) if tables else empty_table()
-    return LoadedRun(path, manifest, encode(table), problems, files, skipped)
+    return LoadedRun(path, manifest, encode(table), problems, files, skipped, run_json)
 
 
 def worker_tag(path: Path) -> str:
@@ -104,19 +116,20 @@ def clock_offsets(manifest: dict[str, Any]) -> dict[str, int]:
     return {str(tag): int(value) for tag, value in raw.items() if isinstance(value, int | float)}
 
 
-def _read_manifest(path: Path, problems: list[str]) -> dict[str, Any]:
+def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str]:
+    """The manifest (empty when unusable) and ``read`` or what was wrong with it."""
     if not path.exists():
         problems.append(f"{path.name}: missing; no settings, clock offsets or drain record (run treated as incomplete)")
-        return {}
+        return {}, "missing"
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         problems.append(f"{path.name}: unreadable ({exc}); run treated as incomplete")
-        return {}
+        return {}, "unreadable"
     if not isinstance(loaded, dict):
         problems.append(f"{path.name}: not a JSON object; run treated as incomplete")
-        return {}
-    return loaded
+        return {}, "not a JSON object"
+    return loaded, "read"
 
 
 def read_events_file(path: Path, offset_ns: int = 0) -> _FileResult:

@@ -46,6 +46,8 @@ class Messages:
     first_deliver_ns: Ints
     first_consumer: Codes
     first_ack_ns: Ints
+    #: The actor of the message's send row (:data:`NO_CODE` without one).
+    producer: Codes
     #: Deliveries of messages that carry no uid at all (not sent by this harness).
     anonymous_deliveries: int
     deliveries: Rows
@@ -104,6 +106,7 @@ def gather(log: EventLog) -> Messages:
         first_deliver_ns=first_deliver,
         first_consumer=_first_actor(deliveries, first_deliver, count),
         first_ack_ns=first_time(acks, count),
+        producer=_any_actor(sends, count),
         anonymous_deliveries=int(np.count_nonzero(deliveries.uid == NO_CODE)),
         deliveries=deliveries,
         acks=acks,
@@ -130,6 +133,14 @@ def _first_of(rows: Rows, values: Ints, count: int) -> Ints:
     result = np.full(count, _NEVER, dtype=np.int64)
     np.minimum.at(result, rows.uid[valid], values[valid])
     result[result == _NEVER] = MISSING
+    return result
+
+
+def _any_actor(rows: Rows, count: int) -> Codes:
+    """The actor of one of each message's rows (they agree for sends: one producer per uid)."""
+    result = np.full(count, NO_CODE, dtype=np.int32)
+    known = rows.uid >= 0
+    result[rows.uid[known]] = rows.actor[known]
     return result
 
 

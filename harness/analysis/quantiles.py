@@ -29,6 +29,12 @@ def ms(value_ns: float | int) -> float:
     return round(float(value_ns) / NS_PER_MS, 6)
 
 
+def window_keys(t_ns: Ints, start_ns: int, window_ns: int) -> Ints:
+    """The window of each time, counting from ``start_ns``; times before it fall in window 0."""
+    keys: Ints = np.maximum((t_ns - start_ns) // window_ns, 0)
+    return keys
+
+
 def _empty() -> dict[str, Any]:
     return {"count": 0, "negative": 0, **{name: None for name, _ in PERCENTILES}, "max": None, "min": None}
 
@@ -60,6 +66,8 @@ class Ranked:
             return [None] * groups
         k = keys[self.order]
         valid = (k >= 0) & (k < groups)
+        if not valid.any():
+            return [None] * groups
         k = k[valid].astype(np.int16 if groups < 2**15 else np.int32)
         ordered = self.sorted[valid][np.argsort(k, kind="stable")]
         sizes = np.bincount(k, minlength=groups)

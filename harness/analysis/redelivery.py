@@ -10,7 +10,9 @@ It is never explained once the holder had acked it, with one allowance: an ack t
 less than ``ack_grace_ms`` before its connection closed may never have reached the endpoint
 (acks are fire-and-forget frames), so it does not count. A message is also duplicated when two
 consumers acked it, leaving out late acks from a holder whose copy had already been redelivered
-for a good reason, or when it was published twice (two endpoint message ids for one uid).
+for a good reason, or when it was published twice and delivered more than once for it (two
+endpoint message ids among its deliveries). Sent or published twice but delivered once is no
+duplicate: the endpoint kept one copy.
 Only messages delivered more than once are looked at, so this costs nothing on a clean run.
 """
 
@@ -38,6 +40,8 @@ class Redeliveries:
     consumer: Codes
     holder: Codes
     delay_ns: Ints
+    #: When each extra delivery happened.
+    at_ns: Ints
     reason: Ints
     #: Per message (index = uid code).
     same_consumer: Bools
@@ -93,10 +97,10 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     reason = np.empty(len(extra), dtype=np.int64)
     reason[rows] = reason_sorted
 
-    new_id = msg_id[extra] != msg_id[prev]
-    duplicate_publish = (messages.n_send > 1) | (messages.n_publish_ok > 1)
-    duplicate_publish[uid[extra][new_id]] = True
-    unexplained = (reason == UNEXPLAINED) & ~new_id
+    republished = _republished(messages, uid, msg_id, extra, prev, reason)
+    duplicate_publish = np.zeros(count, dtype=bool)
+    duplicate_publish[uid[extra][republished]] = True
+    unexplained = (reason == UNEXPLAINED) & ~republished
     same = unexplained & (actor[extra] == actor[prev])
     same_consumer = np.zeros(count, dtype=bool)
     same_consumer[uid[extra][same]] = True
@@ -108,11 +112,26 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
         consumer=actor[extra],
         holder=actor[prev],
         delay_ns=t_ns[extra] - t_ns[prev],
+        at_ns=t_ns[extra],
         reason=reason,
         same_consumer=same_consumer,
         cross_consumer=cross_consumer,
         duplicate_publish=duplicate_publish,
     )
+
+
+def _republished(messages: Messages, uid: Codes, msg_id: Codes, extra: Ints, prev: Ints, reason: Ints) -> Bools:
+    """Extra deliveries of a second copy of the message in the topic: a duplicate publish.
+
+    The copy shows in an endpoint message id other than the previous delivery's. Where a delivery
+    carries no message id, an extra delivery nothing else explains is put down to a second
+    publish when the message was sent or publish-acknowledged more than once.
+    """
+    known = (msg_id[extra] != el.NO_CODE) & (msg_id[prev] != el.NO_CODE)
+    twice = (messages.n_send > 1) | (messages.n_publish_ok > 1)
+    unknown_but_twice = ~known & twice[uid[extra]] & (reason == UNEXPLAINED)
+    republished: Bools = (known & (msg_id[extra] != msg_id[prev])) | unknown_but_twice
+    return republished
 
 
 def _subset(rows: Rows, wanted: Bools) -> Rows:

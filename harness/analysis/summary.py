@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,9 +20,9 @@ from harness.analysis.eventlog import MISSING
 from harness.analysis.fairness import fairness
 from harness.analysis.latency import latency
 from harness.analysis.load import LoadedRun
-from harness.analysis.messages import gather
+from harness.analysis.messages import Messages, gather
 from harness.analysis.runinfo import run_info
-from harness.analysis.throughput import backlog, throughput
+from harness.analysis.throughput import Backlog, backlog, throughput
 from harness.analysis.verdict import Thresholds, judge
 from harness.atomic import write_text_atomically
 from harness.events.runfolder import redact
@@ -42,8 +42,22 @@ class Options:
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
+class Analysis(NamedTuple):
+    """A run's summary with the per-message facts and the backlog it was computed from."""
+
+    summary: dict[str, Any]
+    messages: Messages
+    backlog: Backlog
+
+
 def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
     """Analyse a loaded run: delivery classes, fairness, latency, throughput and the verdict."""
+    return analyse(run, options).summary
+
+
+def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
+    """:func:`summarize`, also handing back the gathered messages and backlog for further figures
+    (a capacity stage's window, say) so a caller need not gather them from the log again."""
     options = options or Options()
     info = run_info(run.manifest)
     log = run.log
@@ -52,7 +66,7 @@ def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
     t_ns = log.column("t_ns")
     sends = m.send_ns[m.send_ns != MISSING]
     first_event = int(t_ns.min()) if len(t_ns) else 0
-    starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x]
+    starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x is not None]
     start_ns = min(starts) if starts else first_event
     end_ns = int(t_ns.max()) if len(t_ns) else start_ns
     window_ns = max(1, int(options.window_s * NS_PER_S))
@@ -82,6 +96,7 @@ def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
             "files": [f.name for f in run.files],
             "notes": list(run.problems),
             "data_skipped": run.data_skipped,
+            "run_json": run.run_json,
         },
         "thresholds": options.thresholds.as_dict(),
         "delivery": delivery.counts,
@@ -109,8 +124,7 @@ def summarize(run: LoadedRun, options: Options | None = None) -> dict[str, Any]:
     }
     verdict = judge(summary, options.thresholds)
     summary.update(verdict=verdict.outcome, exit_code=verdict.exit_code, reasons=verdict.reasons)
-    cleaned: dict[str, Any] = plain(summary)
-    return cleaned
+    return Analysis(plain(summary), m, queue)
 
 
 def _target(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Rates per second, the backlog over time, the drain, and achieved against offered load.
 
 The backlog is Pulsar's: messages published and not yet acknowledged. A published message
-enters it when it was sent and leaves at its first ack (never, if nobody acked it).
+enters it when it was sent and leaves at its first ack (never, if nobody acked it). An event
+stamped before the run's start (a worker clock behind) counts in the first second.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from harness.analysis import eventlog as el
 from harness.analysis.eventlog import MISSING, EventLog, Ints
 from harness.analysis.messages import Messages
+from harness.analysis.quantiles import window_keys
 from harness.analysis.runinfo import RunInfo
 
 NS_PER_S = 1_000_000_000
@@ -74,8 +76,8 @@ def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_
     t_ns = log.column("t_ns")
     per_second: dict[str, Any] = {"t_s": list(range(seconds))}
     for name, kind in (("send", el.SEND), ("publish_ok", el.PUBLISH_OK), ("deliver", el.DELIVER), ("ack", el.ACK)):
-        bins = (t_ns[kinds == kind] - start_ns) // NS_PER_S
-        per_second[name] = np.bincount(bins[(bins >= 0) & (bins < seconds)], minlength=seconds).tolist()
+        bins = window_keys(t_ns[kinds == kind], start_ns, NS_PER_S)
+        per_second[name] = np.bincount(bins[bins < seconds], minlength=seconds).tolist()
     boundaries = start_ns + (np.arange(seconds, dtype=np.int64) + 1) * NS_PER_S
     per_second["backlog"] = queue.at(np.minimum(boundaries, end_ns)).tolist()
 

@@ -1,9 +1,12 @@
 """The verdict on a run, Maelstrom style: pass (0), fail (1) or inconclusive (2).
 
 A run fails on a violation beyond its threshold. It is inconclusive when it cannot prove
-anything: no message was sent, rows of the log were skipped (a skipped nack or delivery could
-make a good run look bad or a bad one good), or published messages were never delivered in a run
-that was interrupted before its drain (they may still have been on their way).
+anything: no message reached the endpoint (none was published and none delivered, so there is no
+delivery to check), rows of the log were skipped (a skipped nack or delivery could make a good run
+look bad or a bad one good), or published messages were never delivered in a run that was
+interrupted before its drain (they may still have been on their way). A run folder without a
+readable run.json proves nothing either way: the workers' clock offsets and the ack timeout are
+unknown, so a redelivery may be misjudged in both directions.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Thresholds:
     min_jain: float | None = 0.9
     max_p99_ms: float | None = None
     max_starved: int | None = None
+    max_unacked: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,16 +88,29 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     unknown: list[str] = []
     if summary["input"]["data_skipped"]:
         unknown.append("rows of the event log were skipped (see the input notes)")
+    run_json = summary["input"]["run_json"]
+    if run_json != "read":
+        unknown.append(
+            f"run.json is {run_json}: the workers' clock offsets and the ack timeout are unknown, so events of "
+            "different workers may be out of order and a redelivery after an ack timeout may look like a duplicate"
+        )
     if messages["sent"] == 0 and sum(delivery.values()) == 0:
         unknown.append("no message was sent")
+    elif messages["published"] == 0 and messages["deliveries"] == 0:
+        unknown.append(_nothing_reached(messages["sent"], delivery))
     failures: list[str] = []
     interrupted = not summary["run"]["completed"]
-    lost = delivery["lost"]
-    if _over(lost, limits.max_lost):
-        if interrupted:
-            unknown.append(f"{lost} published messages were never delivered, but the run stopped before its drain")
-        else:
-            failures.append(f"{lost} lost")
+    # What a drain would still have settled: a violation only in a run that completed.
+    unsettled = (
+        (delivery["lost"], limits.max_lost, "lost", "published messages were never delivered"),
+        (messages["unacked"], limits.max_unacked, "delivered but never acked", "delivered messages were never acked"),
+    )
+    for value, limit, label, unfinished in unsettled:
+        if _over(value, limit):
+            if interrupted:
+                unknown.append(f"{value} {unfinished}, but the run stopped before its drain")
+            else:
+                failures.append(f"{value} {label}")
     checks = (
         (delivery["duplicated"], limits.max_duplicated, "duplicated"),
         (delivery["unexpected"], limits.max_unexpected, "unexpected"),
@@ -108,9 +125,23 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     p99 = summary["latency_ms"]["e2e"]["p99"]
     if limits.max_p99_ms is not None and p99 is not None and p99 > limits.max_p99_ms:
         failures.append(f"end-to-end p99 {p99:.3f} ms above {limits.max_p99_ms:g} ms")
-    if summary["input"]["data_skipped"] or (unknown and not failures):
+    untrustworthy = summary["input"]["data_skipped"] or run_json != "read"
+    if untrustworthy or (unknown and not failures):
         return Verdict("inconclusive", unknown + failures)
     return Verdict("fail", failures) if failures else Verdict("pass")
+
+
+def _nothing_reached(sent: int, delivery: dict[str, int]) -> str:
+    """Why a run whose messages were all refused or unanswered proves nothing about delivery."""
+    answers = []
+    if delivery["rejected"]:
+        answers.append(f"{delivery['rejected']:,} rejected by the endpoint")
+    if delivery["indeterminate"]:
+        answers.append(f"{delivery['indeterminate']:,} never answered")
+    return (
+        f"no message was published and none delivered ({sent:,} sent: {', '.join(answers)}), "
+        "so there is no delivery to check"
+    )
 
 
 def _over(value: int | float | None, limit: int | float | None) -> bool:

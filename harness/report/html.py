@@ -31,6 +31,13 @@ LATENCY_NAMES = {
     "redelivery_delay": "redelivery delay",
     "schedule_lag": "schedule lag",
 }
+#: Shorter names for the breakdown tables, where the name sits in a narrow column.
+BREAKDOWN_NAMES = {
+    "e2e": "end-to-end",
+    "e2e_intended": "from intended send",
+    "publish": "publish",
+    "redelivery_delay": "redelivery delay",
+}
 
 
 def _cell(value: Any) -> str:
@@ -80,6 +87,7 @@ def _delivery(summary: dict[str, Any]) -> str:
             "deliveries",
             "delivered once",
             "delivered more",
+            "never acked",
             "rejected but delivered",
             "order violations",
         ),
@@ -90,6 +98,7 @@ def _delivery(summary: dict[str, Any]) -> str:
                 messages["deliveries"],
                 messages["delivered_once"],
                 messages["delivered_more"],
+                messages["unacked"],
                 messages["rejected_delivered"],
                 "not checked" if messages["order_violations"] is None else messages["order_violations"],
             )
@@ -102,20 +111,48 @@ def _latency(summary: dict[str, Any]) -> str:
     latency = summary["latency_ms"]
     header = ("ms", *LATENCY_COLUMNS)
     parts = [table(header, ((LATENCY_NAMES[k], *(latency[k][c] for c in LATENCY_COLUMNS)) for k in LATENCY_NAMES))]
-    for metric, rows in latency["by_consumer"].items():
-        parts.append(f"<h3>{html.escape(LATENCY_NAMES[metric])} by consumer</h3>")
-        parts.append(
-            table(("consumer", *LATENCY_COLUMNS), ((c, *(r[x] for x in LATENCY_COLUMNS)) for c, r in rows.items()))
-        )
-    parts.append("<h3>end-to-end by delivery class</h3>")
-    by_class = latency["by_class"]["e2e"]
+    for title, column, groups in (
+        ("by consumer (of the first delivery; of the extra one for redelivery delay)", "consumer", "by_consumer"),
+        ("publish by producer", "producer", "by_producer"),
+        ("by delivery class", "class", "by_class"),
+    ):
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        parts.append(_breakdown(column, _regroup(latency[groups])))
+    windows = latency["windows"]
+    per_window = {
+        f"{start:g}": {metric: rows[i] for metric, rows in windows.items() if metric in BREAKDOWN_NAMES and rows[i]}
+        for i, start in enumerate(windows["start_s"])
+    }
+    count = len(windows["start_s"])
     parts.append(
-        table(("class", *LATENCY_COLUMNS), ((c, *(r[x] for x in LATENCY_COLUMNS)) for c, r in by_class.items()))
+        f"<details><summary>by {windows['window_s']:g} s window ({count} window{'' if count == 1 else 's'})</summary>"
+        + _breakdown("window start s", per_window)
+        + "</details>"
     )
     uncertainty = summary["run"]["clock_uncertainty_ms"]
     if uncertainty:
         parts.append(f"<p>Clock offset uncertainty between workers: up to {uncertainty:.3f} ms.</p>")
     return "".join(parts)
+
+
+def _regroup(by_metric: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{metric: {group: row}}`` as ``{group: {metric: row}}``, groups in first-seen order."""
+    result: dict[str, dict[str, Any]] = {}
+    for metric, rows in by_metric.items():
+        for group, row in rows.items():
+            result.setdefault(group, {})[metric] = row
+    return result
+
+
+def _breakdown(column: str, groups: dict[str, dict[str, Any]]) -> str:
+    """One table of a latency breakdown: a row per group and metric, metrics in overview order."""
+    rows = (
+        (group, name, *(metrics[metric][c] for c in LATENCY_COLUMNS))
+        for group, metrics in groups.items()
+        for metric, name in BREAKDOWN_NAMES.items()
+        if metric in metrics
+    )
+    return table((column, "latency ms", *LATENCY_COLUMNS), rows)
 
 
 def _fairness(summary: dict[str, Any]) -> str:

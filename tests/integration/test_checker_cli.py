@@ -30,7 +30,7 @@ def test_analyze_passes_and_writes_summary_plots_and_report(tmp_path: Path, caps
     assert main(["analyze", str(run)]) == 0
     out = capsys.readouterr().out
     assert "verdict: PASS" in out and f"report: {run / REPORT_HTML}" in out
-    assert "  delivered exactly once                       2" in out
+    assert "  delivered exactly once                     2" in out
     summary = json.loads((run / "summary.json").read_text())
     assert summary["schema_version"] == 1 and summary["verdict"] == "pass"
     assert set(summary["delivery"]) == {
@@ -44,7 +44,29 @@ def test_analyze_passes_and_writes_summary_plots_and_report(tmp_path: Path, caps
         assert (run / PLOTS_DIR / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (run / REPORT_HTML).read_text()
     assert page.count("data:image/png;base64,") == len(PLOTS)
+    for breakdown in ("by consumer", "publish by producer", "by delivery class", "<summary>by 10 s window (1 window)"):
+        assert breakdown in page
+    assert "<tr><td>w0-p1</td><td>publish</td><td>2</td>" in page
     assert page.index("verdict: PASS") < page.index("<h2>Run</h2>")
+
+
+def test_the_closing_table_follows_messages_through_the_endpoint_and_repeats_no_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # w0-p1/0 got no publish answer and was delivered anyway: recovered, not indeterminate.
+    recovered = ("10,send,w0-p1,w0-p1/0,,10,,10,", "12,deliver,w0-c1,w0-p1/0,m0,,0,10,", "13,ack,w0-c1,w0-p1/0,m0,,,,")
+    run = run_folder(tmp_path, text(*recovered, *message("w0-p1/1", 20, consumer="w0-c2")))
+    assert main(["analyze", str(run), "--no-report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  indeterminate            0" in lines and "  recovered                1  e.g. w0-p1/0" in lines
+    closing = lines[lines.index("  sent                                       2") :]
+    assert closing[: closing.index("")] == [
+        "  sent                                       2",
+        "  published (publish acknowledged)           1",
+        "  delivered exactly once                     2",
+        "  delivered more than once                   0",
+        "  delivered, never acked                     0",
+    ]
 
 
 def test_no_secret_reaches_the_summary_or_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,6 +86,11 @@ def test_analyze_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["analyze", str(corrupt), "--no-report"]) == 2
     out = capsys.readouterr().out
     assert "note: w0-1.csv: skipped 1 corrupt rows of 9" in out and "verdict: INCONCLUSIVE" in out
+    never_acked = run_folder(tmp_path, text(*message("w0-p1/0", 10)[:3]), "never-acked")
+    assert main(["analyze", str(never_acked), "--no-report"]) == 0
+    assert "  delivered, never acked                     1" in capsys.readouterr().out
+    assert main(["analyze", str(never_acked), "--no-report", "--max-unacked", "0"]) == 1
+    assert "verdict: FAIL (1 delivered but never acked)" in capsys.readouterr().out
     torn = run_folder(tmp_path, CLEAN + "30,deliver,w0", "torn")
     assert main(["analyze", str(torn), "--no-report"]) == 0
     assert "dropped a torn last line" in capsys.readouterr().out
@@ -89,6 +116,26 @@ def test_bad_run_folders_give_one_line_and_exit_2(
         assert main([command, str(path)]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "state"), [(None, "missing"), (b"{not json", "unreadable"), (b"[1]", "not a JSON object")]
+)
+def test_a_run_folder_without_a_usable_run_json_is_inconclusive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, state: str
+) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN})
+    if content is not None:
+        (run / "run.json").write_bytes(content)
+    assert main(["analyze", str(run), "--no-report"]) == 2
+    out = capsys.readouterr().out
+    assert f"verdict: INCONCLUSIVE (run.json is {state}: the workers' clock offsets and the ack timeout" in out
+    assert json.loads((run / "summary.json").read_text())["input"]["run_json"] == state
+    # A redelivery looks unexplained without the ack timeout: no fail either.
+    again = "20,deliver,w0-c2,w0-p1/0,m-w0-p1/0,,1,10,\n21,ack,w0-c2,w0-p1/0,m-w0-p1/0,,,,\n"
+    (run / "events" / "w0-1.csv").write_text(CLEAN + again)
+    assert main(["analyze", str(run), "--no-report"]) == 2
+    assert "verdict: INCONCLUSIVE (run.json is" in capsys.readouterr().out
 
 
 def test_bad_threshold_option_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.analysis.delivery import count_delivery
 from harness.analysis.load import load_run
+from harness.analysis.summary import summarize
 from tests.conftest import ROOT, run_cli, timeout
 
 pytestmark = pytest.mark.slow
@@ -32,10 +32,11 @@ def test_load_run_delivers_every_message_exactly_once(tmp_path: Path) -> None:
     assert "verdict: PASS" in result.stdout
     run = load_run(tmp_path / "e2e")
     assert run.problems == []
-    counts = count_delivery(run.events)
-    assert counts.sent >= 250  # 2 producers x 50/s x 3 s, give or take the first tick
-    assert counts.sent == counts.published == counts.delivered_once
-    assert counts.lost == counts.delivered_more == counts.unexpected == counts.indeterminate == 0
+    summary = summarize(run)
+    counts, classes = summary["messages"], summary["delivery"]
+    assert counts["sent"] >= 250  # 2 producers x 50/s x 3 s, give or take the first tick
+    assert counts["sent"] == counts["published"] == counts["delivered_once"] == classes["ok"]
+    assert classes["lost"] == counts["delivered_more"] == classes["unexpected"] == classes["indeterminate"] == 0
     per_consumer = run.events[run.events["kind"] == "deliver"].groupby("actor").size()
     assert len(per_consumer) == 2 and per_consumer.min() > 0
     manifest = run.manifest
@@ -79,6 +80,7 @@ def test_sigterm_leaves_a_readable_log_and_an_incomplete_run(tmp_path: Path) -> 
     run = load_run(only_run(reports))
     assert run.manifest["completed"] is False
     assert "stopped_ns" in run.manifest, "SIGTERM must take the orderly path that records the stop"
-    counts = count_delivery(run.events)
-    assert counts.sent > 0 and counts.delivered_more == 0 and counts.unexpected == 0
+    summary = summarize(run)
+    assert summary["messages"]["sent"] > 0 and summary["messages"]["delivered_more"] == 0
+    assert summary["delivery"]["unexpected"] == 0
     assert [p for p in run.problems if "corrupt" in p] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_missing_run_json_is_noted(tmp_path: Path) -> None:
     loaded = load_run(write_run(tmp_path / "r", {"w0-1.csv": CLEAN}))
     assert loaded.manifest == {}
     assert loaded.problems[0].startswith("run.json: missing")
-    assert not loaded.data_skipped
+    assert not loaded.data_skipped and loaded.run_json == "missing"
 
 
 @pytest.mark.parametrize(
@@ -90,8 +91,11 @@ def test_missing_run_json_is_noted(tmp_path: Path) -> None:
     [
         ("missing", "no such run folder"),
         ("file", "not a folder"),
-        ("empty", "no events files"),
+        ("empty", r"no events files in events/ \(run.json missing too\); nothing to analyse"),
+        ("run.json only", r"no events files in events/ \(read run.json only\)"),
+        ("events is a file", "events is a file, not the folder of events files"),
         ("newer", "newer than this streamharness reads"),
+        ("invalid", r"event schema version 'x' in run.json is invalid \(a whole number from 1\)"),
     ],
 )
 def test_unusable_folders_raise_one_clear_error(tmp_path: Path, setup: str, message_part: str) -> None:
@@ -100,8 +104,16 @@ def test_unusable_folders_raise_one_clear_error(tmp_path: Path, setup: str, mess
         path.write_text("x")
     elif setup == "empty":
         path.mkdir()
+    elif setup == "run.json only":
+        path.mkdir()
+        (path / "run.json").write_text(json.dumps(manifest()))
+    elif setup == "events is a file":
+        path.mkdir()
+        (path / "events").write_text("")
     elif setup == "newer":
         write_run(path, {"w0-1.csv": CLEAN}, manifest(schema_version=99))
+    elif setup == "invalid":
+        write_run(path, {"w0-1.csv": CLEAN}, manifest(schema_version="x"))
     with pytest.raises(RunLoadError, match=message_part):
         load_run(path)
 

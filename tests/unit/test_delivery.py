@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from harness.analysis.delivery import CLASSES, EXAMPLES, classify, count_delivery
-from tests.checker_logs import MS, S, log_of, message
+from harness.analysis.delivery import CLASSES, EXAMPLES, classify
+from tests.checker_logs import MS, S, log_of, message, summary_of
 
 SEND = "10,send,w0-p1,w0-p1/0,,10,,10,"
 PUBLISHED = (SEND, "11,publish_ok,w0-p1,w0-p1/0,m0,,,,")
@@ -73,7 +72,40 @@ PUBLISHED_TWICE = (
     "20,deliver,w0-c2,w0-p1/0,m1,,0,10,",
     "21,ack,w0-c2,w0-p1/0,m1,,,,",
 )
+# A retry after no publish answer: the endpoint kept one copy, delivered once.
+SENT_TWICE = (
+    SEND,
+    f"{2 * S},send,w0-p1,w0-p1/0,,10,,10,",
+    f"{2 * S + 1},publish_ok,w0-p1,w0-p1/0,m0,,,,",
+    f"{2 * S + 2},deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    f"{2 * S + 3},ack,w0-c1,w0-p1/0,m0,,,,",
+)
+PUBLISHED_TWICE_DELIVERED_ONCE = (
+    *PUBLISHED,
+    "12,send,w0-p1,w0-p1/0,,10,,10,",
+    "13,publish_ok,w0-p1,w0-p1/0,m1,,,,",
+    "14,deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    "15,ack,w0-c1,w0-p1/0,m0,,,,",
+)
+# Deliveries without endpoint message ids: a second delivery nothing explains, after two sends.
+SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS = (
+    SEND,
+    "12,send,w0-p1,w0-p1/0,,10,,10,",
+    "13,publish_ok,w0-p1,w0-p1/0,,,,,",
+    "14,deliver,w0-c1,w0-p1/0,,,0,10,",
+    "15,ack,w0-c1,w0-p1/0,,,,,",
+    "20,deliver,w0-c2,w0-p1/0,,,0,10,",
+    "21,ack,w0-c2,w0-p1/0,,,,,",
+)
 LOST = PUBLISHED
+NEVER_ACKED = (*PUBLISHED, "12,deliver,w0-c1,w0-p1/0,m0,,0,10,")
+REDELIVERED_NEVER_ACKED = (
+    *PUBLISHED,
+    "12,deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    "13,nack,w0-c1,w0-p1/0,m0,,,,",
+    "20,deliver,w0-c2,w0-p1/0,m0,,1,10,",
+    "21,nack,w0-c2,w0-p1/0,m0,,,,",
+)
 INDETERMINATE = (SEND,)
 RECOVERED = (SEND, "12,deliver,w0-c1,w0-p1/0,m0,,0,10,", "13,ack,w0-c1,w0-p1/0,m0,,,,")
 REJECTED = (SEND, "11,publish_err,w0-p1,w0-p1/0,,,,,send-error: topic full")
@@ -104,6 +136,9 @@ def only_class(rows: tuple[str, ...], ack_timeout_ms: float = 0.0) -> tuple[str,
         (DELIVERED_AGAIN_AFTER_ACK, "duplicated"),
         (MISROUTED, "duplicated"),
         (PUBLISHED_TWICE, "duplicated"),
+        (SENT_TWICE, "ok"),
+        (PUBLISHED_TWICE_DELIVERED_ONCE, "ok"),
+        (SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS, "duplicated"),
         (LOST, "lost"),
         (INDETERMINATE, "indeterminate"),
         (RECOVERED, "recovered"),
@@ -153,12 +188,42 @@ def test_a_small_ack_grace_turns_the_in_flight_ack_into_a_confirmed_one() -> Non
         (MISROUTED, "cross_consumer"),
         (DELIVERED_AFTER_CONFIRMED_ACK, "cross_consumer"),
         (PUBLISHED_TWICE, "duplicate_publish"),
+        (SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS, "duplicate_publish"),
     ],
 )
 def test_duplicates_are_split_by_kind(rows: tuple[str, ...], kind: str) -> None:
     result = classify(log_of(*rows))
     assert {k: n for k, n in result.duplicate_kinds.items() if n} == {kind: 1}
     assert result.examples[f"duplicated/{kind}"] == ["w0-p1/0"]
+
+
+def test_a_redelivery_without_message_ids_is_no_duplicate_publish_when_sent_once() -> None:
+    sent_once = tuple(r for r in SENT_TWICE_DELIVERED_TWICE_WITHOUT_IDS if not r.startswith("12,"))
+    result = classify(log_of(*sent_once))
+    assert {k: n for k, n in result.duplicate_kinds.items() if n} == {"cross_consumer": 1}
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [(NEVER_ACKED, "ok"), (REDELIVERED_NEVER_ACKED, "redelivered"), (RECOVERED, "recovered"), (LOST, "lost")],
+)
+def test_messages_delivered_and_never_acked_are_counted_apart_from_their_class(
+    rows: tuple[str, ...], expected: str
+) -> None:
+    result = classify(log_of(*rows))
+    never_acked = rows in (NEVER_ACKED, REDELIVERED_NEVER_ACKED)
+    assert result.counts[expected] == 1
+    assert result.unacked == int(never_acked)
+    assert result.examples["unacked"] == (["w0-p1/0"] if never_acked else [])
+
+
+def test_message_counts_agree_with_the_class_counts() -> None:
+    summary = summary_of(*RECOVERED, *message("w0-p1/1", 20, consumer="w0-c2"))
+    messages, classes = summary["messages"], summary["delivery"]
+    assert (classes["recovered"], classes["indeterminate"], messages["indeterminate"]) == (1, 0, 0)
+    for name in ("rejected", "indeterminate", "lost", "unexpected"):
+        assert messages[name] == classes[name], name
+    assert (messages["sent"], messages["published"], messages["delivered_once"]) == (2, 1, 2)
 
 
 def test_rejected_but_delivered_is_counted_apart() -> None:
@@ -211,9 +276,3 @@ def test_order_violations_are_counted_per_producer_when_order_is_promised() -> N
     assert classify(log_of(*SWAPPED), ordered=False).order_violations is None
     in_order = classify(log_of(*CLEAN, *message("w0-p1/1", 20)), ordered=True)
     assert in_order.order_violations == 0
-
-
-def test_count_delivery_reads_a_text_dataframe_too() -> None:
-    frame = log_of(*CLEAN, *LOST[:0]).readable()
-    counts = count_delivery(pd.DataFrame(frame))
-    assert (counts.sent, counts.published, counts.delivered_once, counts.lost) == (1, 1, 1, 0)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from harness.analysis.fairness import jain, round_robin, spread
-from harness.analysis.summary import Options
-from tests.checker_logs import S, message, summary_of
+from harness.analysis.load import load_run
+from harness.analysis.summary import Options, summarize
+from tests.checker_logs import S, manifest, message, summary_of, text, write_run
 
 
 def consumer_rows(name: str, start: int, end: int) -> list[str]:
@@ -54,7 +57,26 @@ def test_fairness_per_window() -> None:
     assert windows["start_s"] == [0.0, 5.0, 10.0]
     assert windows["jain"][0] == pytest.approx(1.0)  # only c1 was connected
     assert windows["jain"][1] == pytest.approx(0.9)  # c1 5 and c2 10 in the same 5 s
-    assert windows["jain"][2] is None  # nothing delivered
+    assert windows["max_min_ratio"][1] == pytest.approx(2.0)
+    assert windows["cv"][1] == pytest.approx(1 / 3, abs=1e-6)  # rates 1/s and 2/s: sd 0.5, mean 1.5
+    assert windows["jain"][2] is windows["max_min_ratio"][2] is windows["cv"][2] is None  # nothing delivered
+
+
+def test_fairness_per_window_weighs_each_consumer_by_its_connected_time_in_the_window() -> None:
+    # One 10 s window: c1 connected 10 s got 20, c2 connected 5 s got 10: even per second connected.
+    windows = summary_of(*weighted_rows(), options=Options(window_s=10))["fairness"]["windows"]
+    assert windows["start_s"] == [0.0, 10.0]
+    assert windows["jain"][0] == pytest.approx(1.0)
+    assert windows["max_min_ratio"][0] == pytest.approx(1.0) and windows["cv"][0] == pytest.approx(0.0)
+
+
+def test_deliveries_stamped_before_the_start_count_in_the_first_window() -> None:
+    # c2's clock is behind: its delivery is stamped before the first send.
+    rows = [*message("w0-p1/0", 10 * S, consumer="w0-c1"), *message("w0-p1/1", 10 * S + 10, consumer="w0-c2")]
+    rows[-2:] = [f"{9 * S},deliver,w0-c2,w0-p1/1,m-w0-p1/1,,0,10,", f"{9 * S + 1},ack,w0-c2,w0-p1/1,m-w0-p1/1,,,,"]
+    fairness = summary_of(*rows, options=Options(window_s=5))["fairness"]
+    assert fairness["jain"] == pytest.approx(1.0)
+    assert fairness["windows"]["jain"][0] == pytest.approx(1.0)
 
 
 def one_consumer_gets_everything(hold_ns: int) -> list[str]:
@@ -91,6 +113,35 @@ def test_silence_while_the_backlog_is_empty_is_not_starvation() -> None:
 def test_starvation_threshold_is_an_option() -> None:
     rows = one_consumer_gets_everything(hold_ns=S)
     assert summary_of(*rows, options=Options(starvation_s=30))["fairness"]["starved"] == 0
+
+
+# Two workers' files: concatenated, their deliveries are out of time order (c1, c1, then w1-c1, w1-c1).
+WORKER_0 = (
+    "10,send,w0-p1,w0-p1/0,,10,,10,",
+    "11,publish_ok,w0-p1,w0-p1/0,m0,,,,",
+    "12,deliver,w0-c1,w0-p1/0,m0,,0,10,",
+    "13,ack,w0-c1,w0-p1/0,m0,,,,",
+    "20,send,w0-p1,w0-p1/1,,20,,10,",
+    "21,publish_ok,w0-p1,w0-p1/1,m1,,,,",
+    "30,send,w0-p1,w0-p1/2,,30,,10,",
+    "31,publish_ok,w0-p1,w0-p1/2,m2,,,,",
+    "32,deliver,w0-c1,w0-p1/2,m2,,0,10,",
+    "33,ack,w0-c1,w0-p1/2,m2,,,,",
+    "40,send,w0-p1,w0-p1/3,,40,,10,",
+    "41,publish_ok,w0-p1,w0-p1/3,m3,,,,",
+)
+WORKER_1 = (
+    "22,deliver,w1-c1,w0-p1/1,m1,,0,10,",
+    "23,ack,w1-c1,w0-p1/1,m1,,,,",
+    "42,deliver,w1-c1,w0-p1/3,m3,,0,10,",
+    "43,ack,w1-c1,w0-p1/3,m3,,,,",
+)
+
+
+def test_round_robin_runs_follow_delivery_time_across_worker_files(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": text(*WORKER_0), "w1-1.csv": text(*WORKER_1)}, manifest())
+    robin = summarize(load_run(run))["fairness"]["round_robin"]
+    assert robin == {"runs": 4, "mean": 1.0, "p50": 1, "p99": 1, "max": 1}
 
 
 def test_round_robin_run_lengths() -> None:

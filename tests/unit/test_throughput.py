@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from harness.analysis.messages import gather
+from harness.analysis.summary import analyse, summarize
 from harness.analysis.throughput import backlog
-from tests.checker_logs import MS, S, log_of, summary_of
+from tests.checker_logs import MS, S, loaded, log_of, summary_of
 
 
 def message(k: int, sent: int, acked: int) -> list[str]:
@@ -64,3 +65,20 @@ def test_unacked_messages_stay_in_the_backlog() -> None:
     assert throughput["final_backlog"] == 1
     mixed = summary_of(*ROWS, *[r.replace("w0-p1/0", "w0-p1/9") for r in rows])["throughput"]
     assert mixed["final_backlog"] == 1 and mixed["peak_backlog"] == 2
+
+
+def test_events_stamped_before_the_start_count_in_the_first_second() -> None:
+    early = [f"{-S // 2},deliver,w0-c1,w0-p1/0,m0,,0,10,", f"{-S // 2 + 1},ack,w0-c1,w0-p1/0,m0,,,,"]
+    rows = [*ROWS[:2], *early, *ROWS[4:]]
+    series = summary_of(*rows, **RUN)["throughput"]["per_second"]
+    assert series["deliver"] == [2, 0, 1] and series["ack"] == [2, 0, 1]
+
+
+def test_analyse_hands_back_the_summary_with_the_messages_and_backlog_it_was_computed_from() -> None:
+    run = loaded(*ROWS, **RUN)
+    summary, messages, queue = analyse(run)
+    assert summary == summarize(run)
+    assert messages.count == 3 and messages.n_deliver.tolist() == [1, 1, 1]
+    fresh = backlog(gather(run.log))
+    assert queue.times.tolist() == fresh.times.tolist() and queue.level.tolist() == fresh.level.tolist()
+    assert int(queue.level.max()) == summary["throughput"]["peak_backlog"]

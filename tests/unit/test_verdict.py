@@ -13,6 +13,24 @@ from tests.checker_logs import MS, message, summary_of
 CLEAN = message("w0-p1/0", 10)
 LOST = CLEAN[:2]
 MISROUTED = (*CLEAN, "20,deliver,w0-c2,w0-p1/0,m-w0-p1/0,,0,10,", "21,ack,w0-c2,w0-p1/0,m-w0-p1/0,,,,")
+# Five sends and no answer at all: nothing reached the endpoint.
+NOTHING_PUBLISHED = (
+    "0,send,w0-p1,w0-p1/0,,0,,10,",
+    "1,send,w0-p1,w0-p1/1,,1,,10,",
+    "2,send,w0-p1,w0-p1/2,,2,,10,",
+    "3,send,w0-p1,w0-p1/3,,3,,10,",
+    "4,send,w0-p1,w0-p1/4,,4,,10,",
+)
+# Every send answered send-error, one send unanswered.
+ALL_REJECTED = (
+    "0,send,w0-p1,w0-p1/0,,0,,10,",
+    "1,publish_err,w0-p1,w0-p1/0,,,,,send-error: quota",
+    "10,send,w0-p1,w0-p1/1,,10,,10,",
+    "11,publish_err,w0-p1,w0-p1/1,,,,,send-error: quota",
+    "20,send,w0-p1,w0-p1/2,,20,,10,",
+    "21,publish_err,w0-p1,w0-p1/2,,,,,send-error: quota",
+    "30,send,w0-p1,w0-p1/3,,30,,10,",
+)
 
 
 def verdict(*rows: str, options: Options | None = None, **run: object) -> tuple[str, int, list[str]]:
@@ -55,6 +73,40 @@ def test_unfair_shared_run_fails_but_exclusive_is_not_judged() -> None:
 
 def test_nothing_sent_is_inconclusive() -> None:
     assert verdict("1,connect,w0-c1,,,,,,Shared") == ("inconclusive", 2, ["no message was sent"])
+
+
+def test_nothing_published_and_nothing_delivered_is_inconclusive() -> None:
+    assert verdict(*NOTHING_PUBLISHED) == (
+        "inconclusive",
+        2,
+        ["no message was published and none delivered (5 sent: 5 never answered), so there is no delivery to check"],
+    )
+    outcome, code, reasons = verdict(*ALL_REJECTED)
+    assert (outcome, code) == ("inconclusive", 2)
+    assert reasons == [
+        "no message was published and none delivered (4 sent: 3 rejected by the endpoint, 1 never answered), "
+        "so there is no delivery to check"
+    ]
+
+
+def test_one_published_message_is_enough_to_judge() -> None:
+    assert verdict(*NOTHING_PUBLISHED, *message("w0-p1/9", 10)) == ("pass", 0, [])
+    rejected_but_delivered = (*ALL_REJECTED[:2], "5,deliver,w0-c1,w0-p1/0,m0,,0,10,", "6,ack,w0-c1,w0-p1/0,m0,,,,")
+    assert verdict(*rejected_but_delivered)[:2] == ("fail", 1)
+
+
+def test_never_acked_is_reported_and_judged_only_when_asked() -> None:
+    never_acked = (*CLEAN[:3], *message("w0-p1/1", 20, consumer="w0-c2"))
+    summary = summary_of(*never_acked)
+    assert summary["messages"]["unacked"] == 1 and summary["messages"]["examples"]["unacked"] == ["w0-p1/0"]
+    assert (summary["verdict"], summary["thresholds"]["max_unacked"]) == ("pass", None)
+    strict = Options(thresholds=Thresholds(max_unacked=0))
+    assert verdict(*never_acked, options=strict) == ("fail", 1, ["1 delivered but never acked"])
+    assert verdict(*never_acked, options=Options(thresholds=Thresholds(max_unacked=1)))[0] == "pass"
+    outcome, _, reasons = verdict(*never_acked, options=strict, completed=False)
+    assert outcome == "inconclusive" and reasons == [
+        "1 delivered messages were never acked, but the run stopped before its drain"
+    ]
 
 
 def test_lost_in_an_interrupted_run_is_inconclusive_but_duplicates_still_fail() -> None:
