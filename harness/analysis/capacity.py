@@ -11,16 +11,16 @@ busy machine, not saturation: the offered load still went out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from harness.analysis.eventlog import MISSING
 from harness.analysis.load import LoadedRun
-from harness.analysis.messages import Messages, gather
+from harness.analysis.messages import Messages
 from harness.analysis.quantiles import describe
 from harness.analysis.runinfo import RunInfo, run_info
-from harness.analysis.throughput import Backlog, backlog
+from harness.analysis.summary import Analysis
+from harness.analysis.throughput import Backlog
 from harness.analysis.verdict import Thresholds
 from harness.events.schema import SATURATION_CPU_PERCENT, SATURATION_LAG_MS
 
@@ -112,14 +112,14 @@ def stage_window(info: RunInfo, m: Messages, warmup_s: float) -> tuple[int, int]
     return start + int(warmup_s * NS_PER_S), end
 
 
-def stage_metrics(run: LoadedRun, summary: dict[str, Any], warmup_s: float) -> StageMetrics:
+def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageMetrics:
     """A stage run's figures over its window, with the checker's verdict on the whole run.
 
     Rates, latency and the generator's schedule lag count only messages sent after the warm-up;
     lost and duplicated messages count over the whole run (a loss during the warm-up is a loss).
     """
     info = run_info(run.manifest)
-    m = gather(run.log)
+    summary, m, queue = analysis
     start, end = stage_window(info, m, warmup_s)
     seconds = max(end - start, 1) / NS_PER_S
     offered = float(summary["throughput"].get("offered_rate") or info.offered_rate or 0.0)
@@ -143,7 +143,7 @@ def stage_metrics(run: LoadedRun, summary: dict[str, Any], warmup_s: float) -> S
     return StageMetrics(
         offered_rate=offered,
         delivered_rate=float(np.count_nonzero(delivered_in_window)) / seconds,
-        backlog_growth_rate=_backlog_slope(backlog(m), start, end),
+        backlog_growth_rate=_backlog_slope(queue, start, end),
         p50_ms=quantiles.get("p50"),
         p99_ms=quantiles.get("p99"),
         p999_ms=quantiles.get("p999"),

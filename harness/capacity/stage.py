@@ -76,7 +76,7 @@ def stage_settings(region: Region, url: str, offered_rate: float, index: int, st
 def run_stage(region: Region, url: str, offered_rate: float, index: int, stages_dir: Path) -> StageResult:
     """Run, check and judge one stage; raises StageError when its load run could not even start."""
     from harness.analysis.load import load_run
-    from harness.analysis.summary import Options, summarize, write_summary
+    from harness.analysis.summary import Options, analyse, write_summary
     from harness.load.command import run_locust
     from harness.report.html import write_report
 
@@ -87,8 +87,8 @@ def run_stage(region: Region, url: str, offered_rate: float, index: int, stages_
     if not (run_dir / "run.json").exists():
         raise StageError(f"stage {index} at {offered_rate:,.0f} msg/s did not start (Locust exit code {code})")
     run = load_run(run_dir)
-    summary = summarize(run, Options(thresholds=region.slo.thresholds()))
-    write_summary(run_dir, summary)
-    write_report(run_dir, summary)
-    metrics = stage_metrics(run, summary, region.search.warmup_seconds)
+    analysis = analyse(run, Options(thresholds=region.slo.thresholds()))
+    write_summary(run_dir, analysis.summary)
+    write_report(run_dir, analysis.summary)
+    metrics = stage_metrics(run, analysis, region.search.warmup_seconds)
     return StageResult(index, offered_rate, metrics, judge_stage(metrics, region.slo), run_dir)

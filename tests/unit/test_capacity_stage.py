@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.analysis.capacity import Slo, judge_stage, stage_metrics
-from harness.analysis.summary import Options, summarize
+from harness.analysis.summary import Options, analyse
 from tests.checker_logs import MS, S, loaded, message
 
 
@@ -33,8 +33,7 @@ def stage(rows: list[str], rate: float, **manifest: object):
         producing_stopped_ns=S + 4 * S,
         **manifest,
     )
-    summary = summarize(run, Options(thresholds=Slo().thresholds()))
-    return stage_metrics(run, summary, warmup_s=1.0)
+    return stage_metrics(run, analyse(run, Options(thresholds=Slo().thresholds())), warmup_s=1.0)
 
 
 def test_a_clean_stage_measures_its_window_after_the_warm_up() -> None:
