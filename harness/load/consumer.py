@@ -24,8 +24,8 @@ from harness.load.runtime import Phase
 from harness.load.stamp import decoded_size, read_stamp
 from harness.load.stats import ConsumerCounts
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.load.ws import WsConnection
 from harness.targets.base import Endpoint
+from harness.targets.connection import WsConnection
 
 
 class Consumer(StreamUser):

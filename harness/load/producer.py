@@ -22,8 +22,8 @@ from harness.load.pacing import Schedule
 from harness.load.runtime import Phase
 from harness.load.stamp import PayloadSource, stamp_properties
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.load.ws import WsConnection
 from harness.targets.base import Endpoint
+from harness.targets.connection import WsConnection
 
 #: Shortest sleep between sends: above ~1,000 msg/s per producer, each wake-up sends every message
 #: due by then (at most this late) instead of paying a timer and a switch per message.

@@ -17,8 +17,8 @@ from gevent import Greenlet
 
 from harness.events import schema
 from harness.load.runtime import Runtime, runtime_of
-from harness.load.ws import ConnectError, WsConnection
 from harness.targets.base import Endpoint, TargetError
+from harness.targets.connection import ConnectError, WsConnection
 
 REQUEST_TYPE = "WS"
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)

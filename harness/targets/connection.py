@@ -1,10 +1,11 @@
-"""A WebSocket connection for the load users: websocket-client, cooperative under gevent.
+"""A WebSocket connection to an endpoint: websocket-client, cooperative under gevent.
 
-websocket-client is pure Python, so Locust's monkey-patching makes its blocking calls yield to
-other greenlets. It does the handshake and sends; received frames are cut out of large socket
-reads by :class:`~harness.load.frames.FrameReader` and handed over as bytes, with no UTF-8
-validation (it would triple the receive cost, and the frames are JSON that orjson parses from
-bytes anyway).
+The load users keep one per producer and consumer; a target opens one with :func:`probe` to
+check that the endpoint accepts a socket before any load starts. websocket-client is pure Python,
+so Locust's monkey-patching makes its blocking calls yield to other greenlets. It does the
+handshake and sends; received frames are cut out of large socket reads by
+:class:`~harness.targets.frames.FrameReader` and handed over as bytes, with no UTF-8 validation
+(it would triple the receive cost, and the frames are JSON that orjson parses from bytes anyway).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import ssl
 import websocket
 from websocket import ABNF
 
-from harness.load.frames import (
+from harness.targets.base import Endpoint, TargetError, status_line
+from harness.targets.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONTINUATION,
@@ -25,7 +27,6 @@ from harness.load.frames import (
     FrameReader,
     close_code,
 )
-from harness.targets.base import Endpoint
 
 _TEXT = ABNF.OPCODE_TEXT
 #: Bytes asked of the socket per read: many small frames at once.
@@ -134,4 +135,14 @@ class WsConnection:
             else:
                 self._ws.send_close()
         with contextlib.suppress(OSError, websocket.WebSocketException):
-            self._ws.shutdown()
+            self._ws.shutdown()  # type: ignore[no-untyped-call]  # websocket-client has no hints here
+
+
+def probe(endpoint: Endpoint, what: str) -> None:
+    """Open one WebSocket and close it, so a refused handshake is one line before any load."""
+    try:
+        WsConnection(endpoint, timeout=10.0).close()
+    except ConnectError as exc:
+        if exc.status is not None:
+            raise TargetError(status_line(f"{what} refused", exc.status, exc.body)) from None
+        raise TargetError(f"{what} failed: {exc}") from None
