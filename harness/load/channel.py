@@ -10,7 +10,7 @@ code path serves local and distributed runs.
 
 from __future__ import annotations
 
-from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import time
 from typing import Any
@@ -70,7 +70,3 @@ def role_of(runner: Runner | None) -> str:
     if isinstance(runner, WorkerRunner):
         return "worker"
     return "local"
-
-
-def is_local(runner: Runner | None) -> bool:
-    return isinstance(runner, LocalRunner)

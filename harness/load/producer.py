@@ -74,7 +74,7 @@ class Producer(StreamUser):
                 schedule = self.schedule = Schedule(runtime.rate, now, self.seq)
             elif schedule.rate != runtime.rate:
                 schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
-            delay = schedule.due(self.seq) - now
+            delay = schedule.wait(self.seq, now)
             if delay > 0:
                 gevent.sleep(max(delay, MIN_SLEEP_S))
                 continue
@@ -87,9 +87,8 @@ class Producer(StreamUser):
         seq = self.seq
         self.seq = seq + 1
         uid = f"{self.actor}/{seq}"
-        due = schedule.due(seq)
-        lag_ms = (now - due) * 1000.0 if now > due else 0.0
-        intended_ns = run.anchor.wall_ns_at(due)
+        lag_ms = schedule.lag(seq, now) * 1000.0
+        intended_ns = run.anchor.wall_ns_at(schedule.due(seq))
         sent_ns = time.time_ns()
         frame: dict[str, object]
         if self.header_stamp:
