@@ -129,7 +129,9 @@ class Producer(StreamUser):
         ms = (time.perf_counter() - sent_at) * 1000.0
         if ack.ok:
             counters.published += 1
-            self.runtime.record(schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "")
+            self.runtime.record(
+                schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "", t_ns=conn.received_ns
+            )
             self.fire("publish", ms)
         else:
             counters.publish_errors += 1

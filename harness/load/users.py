@@ -86,6 +86,8 @@ class StreamUser(User):
         while True:
             data = conn.recv()
             if data is None:
+                if self.conn is conn:  # the endpoint closed it: the leaving is logged now, when it was seen
+                    self.drop_connection("closed by peer")
                 return
             try:
                 on_frame(conn, data)
@@ -123,11 +125,12 @@ class StreamUser(User):
                 self.rx.kill(block=True, timeout=2)
             self.rx = None
         if conn is not None:
-            # stamped before the close frame goes out: the endpoint may redeliver what this user
-            # held as soon as it sees the close, and the log must show the leaving first
-            left_ns = time.time_ns()
+            # the endpoint may redeliver what this user held as soon as it sees the close, and the
+            # log must show the leaving first: closed_ns is when the peer's close was read, or when
+            # this side began closing (before its close frame went out)
             code = conn.close_status
             conn.close()
+            left_ns = conn.closed_ns or time.time_ns()
             note = self.on_disconnected()
             detail = reason + (f" ({code})" if code else "") + (f"; {note}" if note else "")
             self.runtime.record(schema.DISCONNECT, self.actor, detail=detail, t_ns=left_ns)

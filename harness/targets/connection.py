@@ -6,12 +6,18 @@ so Locust's monkey-patching makes its blocking calls yield to other greenlets. I
 handshake and sends; received frames are cut out of large socket reads by
 :class:`~harness.targets.frames.FrameReader` and handed over as bytes, with no UTF-8 validation
 (it would triple the receive cost, and the frames are JSON that orjson parses from bytes anyway).
+
+Times are taken where they happen: ``received_ns`` when the socket read that completed the
+current frame returned (frames handed over later, after a slow consumer's processing, keep it),
+and ``closed_ns`` when the peer's close frame or end of stream was read, or when this side
+started closing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
+import time
 
 import websocket
 from websocket import ABNF
@@ -76,6 +82,8 @@ class WsConnection:
         self._fragments: list[bytes] = []
         self.close_status: int | None = None
         self.closed = False
+        self.received_ns = 0  # when the read that completed the last frame handed over returned
+        self.closed_ns: int | None = None  # when the peer's close (or end of stream) was read, or we closed
 
     def send(self, frame: str | bytes) -> None:
         """Send one text frame (bytes must be UTF-8 already)."""
@@ -88,17 +96,25 @@ class WsConnection:
         try:
             return self._next_message()
         except (OSError, FrameError, websocket.WebSocketException):
-            self.closed = True
+            self._mark_closed()
             return None
+
+    def _mark_closed(self, at_ns: int | None = None) -> None:
+        if self.closed_ns is None:
+            self.closed_ns = at_ns or time.time_ns()
+        self.closed = True
 
     def _next_message(self) -> bytes | None:
         reader = self._reader
         while True:
             frame = reader.next_frame()
             if frame is None:
+                # Reads happen only when no whole frame is left, so every frame taken out before
+                # the next read was completed by this one: its time is every such frame's arrival.
                 data = self._sock.recv(READ_BYTES)
+                self.received_ns = time.time_ns()
                 if not data:
-                    self.closed = True
+                    self._mark_closed(self.received_ns)
                     return None
                 reader.feed(data)
                 continue
@@ -113,6 +129,7 @@ class WsConnection:
             elif opcode == OP_PING:
                 self._ws.pong(payload)
             elif opcode == OP_CLOSE:
+                self.closed_ns = self.received_ns  # the peer left when its close frame arrived
                 self.close_status = close_code(payload)
                 self.close()
                 return None
@@ -121,7 +138,7 @@ class WsConnection:
         """Send a close frame, wait briefly for the peer's, then drop the socket."""
         if self.closed:
             return
-        self.closed = True
+        self._mark_closed()
         with contextlib.suppress(OSError, websocket.WebSocketException, FrameError):
             if self.close_status is None:  # we close first: the peer answers with its close frame
                 self._ws.send_close()

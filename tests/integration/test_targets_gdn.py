@@ -147,9 +147,10 @@ def test_gdn_wrong_api_key_is_one_line_401(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_endpoint_disconnects_are_recorded_and_redelivered(tmp_path: Path) -> None:
+    # delayed acks: every disconnect leaves messages held, which the endpoint redelivers at once
     with EmulatorProcess(["--fault", "disconnect,every=1s", "--fault-seed", "3"]) as process:
         args = ["--url", process.url, "--consumers", "3", "--duration", "4", "--rate", "100", "--processing-ms", "2"]
-        result, run = run_locust(args, tmp_path)
+        result, run = run_locust([*args, "--ack-delay-ms", "300"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert_every_published_message_acked_once(run)
     gaps = rows(run, schema.DISCONNECT)
@@ -157,3 +158,7 @@ def test_endpoint_disconnects_are_recorded_and_redelivered(tmp_path: Path) -> No
     assert len(closed_by_peer) >= 2
     for actor in closed_by_peer["actor"]:  # every gap is followed by a reconnect
         assert (rows(run, schema.CONNECT)["actor"] == actor).sum() >= 2
+    # the checker explains each redelivery by its holder leaving first: no false duplicates
+    checked = run_cli(["analyze", str(run.path), "--json", "--no-report"])
+    delivery = json.loads(checked.stdout)["delivery"]
+    assert delivery["redelivered"] > 0 and delivery["duplicated"] == 0, delivery
