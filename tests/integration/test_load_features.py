@@ -163,3 +163,22 @@ def test_options_come_from_locust_conf_and_pyproject(tmp_path: Path) -> None:
     settings = json.loads((tmp_path / "reports" / "conf" / "run.json").read_text())["settings"]
     assert (settings["rate"], settings["producers"], settings["duration"]) == (40.0, 1, 1.0)
     assert (settings["consumers"], settings["subscription"]) == (3, "from-pyproject")
+
+
+def test_a_receive_loop_that_dies_is_a_failure_an_error_row_and_a_closed_socket(tmp_path: Path) -> None:
+    locustfile = Path(__file__).with_name("broken_receiver_locustfile.py")
+    args = ["--duration", "3", "--rate", "50", "--csv", str(tmp_path / "stats")]
+    result, run = run_locust(args, tmp_path / "reports", locustfile=locustfile)
+    assert result.returncode == 1, "the failures must fail the Locust run"
+    stats = (tmp_path / "stats_stats.csv").read_text()
+    receive = next(line for line in stats.splitlines() if ",receive," in line).split(",")
+    assert int(receive[3]) == 2, stats  # one failure per consumer, each counted
+    errors = rows(run, schema.ERROR)
+    died = errors[errors["detail"].str.startswith("receive loop failed: ReceiverBug")]
+    assert sorted(died["actor"]) == ["w0-c1", "w0-c2"]
+    gaps = rows(run, schema.DISCONNECT)
+    for actor in died["actor"]:  # its socket was closed at once and the consumer came back
+        assert (gaps[gaps["actor"] == actor]["detail"].str.startswith("receive loop failed")).sum() == 1
+        assert (rows(run, schema.CONNECT)["actor"] == actor).sum() == 2
+    assert run.manifest["drained"] is True
+    assert_every_published_message_acked_once(run)
