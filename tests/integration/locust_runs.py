@@ -12,7 +12,7 @@ import pandas as pd
 
 from harness.analysis.load import LoadedRun, load_run
 from harness.events import schema
-from tests.conftest import ROOT, timeout
+from tests.conftest import ROOT, own_master_port, timeout
 
 
 def run_locust(
@@ -25,6 +25,8 @@ def run_locust(
     """``locust -f LOCUSTFILE --headless ARGS`` to completion; returns the result and the only run folder."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--only-summary"]
     command += [*args, "--reports-dir", str(reports)]
+    if "--processes" in args:
+        command += own_master_port()
     result = subprocess.run(
         command,
         cwd=ROOT,
