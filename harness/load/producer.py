@@ -49,7 +49,10 @@ class Producer(StreamUser):
         self.keys = settings.keys
         self.schedule: Schedule | None = None
         self.seq = 0
-        self.awaiting: dict[str, tuple[str, float]] = {}  # context -> (uid, perf_counter at send)
+        self.awaiting: dict[str, tuple[int, str, float]] = {}  # context -> (seq, uid, perf_counter at send)
+        run = self.runtime.run
+        assert run is not None
+        self.run_id = run.folder.run_id  # stamped into every message, with its uid
 
     def endpoint(self) -> Endpoint:
         target = self.runtime.target
@@ -92,18 +95,18 @@ class Producer(StreamUser):
         sent_ns = time.time_ns()
         frame: dict[str, object]
         if self.header_stamp:
-            payload, size = self.payloads.with_header(seq, uid, intended_ns, sent_ns)
+            payload, size = self.payloads.with_header(seq, self.run_id, uid, intended_ns, sent_ns)
             frame = {"payload": payload, "context": str(seq)}
         else:
             size = self.payloads.size
             frame = {
                 "payload": self.payloads.b64(seq),
-                "properties": stamp_properties(uid, intended_ns, sent_ns),
+                "properties": stamp_properties(self.run_id, uid, intended_ns, sent_ns),
                 "context": str(seq),
             }
         if self.keys:
             frame["key"] = f"k{seq % self.keys}"
-        self.awaiting[str(seq)] = (uid, now)
+        self.awaiting[str(seq)] = (seq, uid, now)
         counters = runtime.counters
         counters.sent += 1
         counters.awaiting_publish_ack += 1
@@ -123,12 +126,13 @@ class Producer(StreamUser):
         if pending is None:
             self.runtime.record(schema.ERROR, self.actor, detail=f"publish ack for unknown context {ack.context!r}")
             return
-        uid, sent_at = pending
+        seq, uid, sent_at = pending
         counters = self.runtime.counters
         counters.awaiting_publish_ack -= 1
         ms = (time.perf_counter() - sent_at) * 1000.0
         if ack.ok:
             counters.published += 1
+            counters.seqs.publish(self.actor, seq)
             self.runtime.record(
                 schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "", t_ns=conn.received_ns
             )
