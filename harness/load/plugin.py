@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import Runner
+from locust.runners import MasterRunner, Runner
 
 import atexit
+import contextlib
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 
 from harness.errors import HarnessError
 from harness.events.runfolder import RunFolder, new_run_id, versions
@@ -41,6 +43,7 @@ from harness.targets import make_target
 log = logging.getLogger("harness.load")
 
 FLUSH_INTERVAL_S = 0.2
+CHILDREN_EXIT_WAIT_S = 5.0
 #: Rows written per step of a periodic flush; other greenlets run between steps.
 FLUSH_CHUNK_ROWS = 1000
 
@@ -54,9 +57,30 @@ def register(events: Events) -> None:
     events.quitting.add_listener(_on_quitting)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, runner: Runner | None = None) -> None:
+    """One error line and exit code 2; a master first ends the worker processes ``--processes`` forked."""
     print(f"streamharness: error: {message}", file=sys.stderr, flush=True)
+    if isinstance(runner, MasterRunner):
+        _end_children()
     raise SystemExit(2)
+
+
+def _end_children() -> None:
+    """SIGTERM to each child of this process by PID, SIGKILL to any still there after a few seconds.
+
+    A master that exits during ``init`` leaves its forked workers waiting for it until their
+    heartbeat times out, a minute later; they (and an emulator a failed prepare may have left)
+    are this process's children.
+    """
+    children = psutil.Process().children()
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=CHILDREN_EXIT_WAIT_S)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=CHILDREN_EXIT_WAIT_S)
 
 
 def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any = None, **_: Any) -> None:
@@ -78,7 +102,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
         target = make_target(settings)
         target.prepare()
     except HarnessError as exc:
-        _fail(str(exc))
+        _fail(str(exc), runner)
         return
     runtime.settings, runtime.target = settings, target
     Producer.fixed_count, Consumer.fixed_count = settings.producers, settings.consumers
