@@ -50,6 +50,7 @@ class Producer(StreamUser):
         self.schedule: Schedule | None = None
         self.seq = 0
         self.awaiting: dict[str, tuple[int, str, float]] = {}  # context -> (seq, uid, perf_counter at send)
+        self.catching_up = False  # behind schedule because the socket was down, not because the generator was slow
         run = self.runtime.run
         assert run is not None
         self.run_id = run.folder.run_id  # stamped into every message, with its uid
@@ -79,6 +80,7 @@ class Producer(StreamUser):
                 schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
             delay = schedule.wait(self.seq, now)
             if delay > 0:
+                self.catching_up = False
                 gevent.sleep(max(delay, MIN_SLEEP_S))
                 continue
             self._send_next(schedule, now)
@@ -110,7 +112,8 @@ class Producer(StreamUser):
         counters = runtime.counters
         counters.sent += 1
         counters.awaiting_publish_ack += 1
-        runtime.monitor.lag.add(lag_ms)
+        # the burst that makes up for a reconnect's gap is late by the gap, not by a slow generator
+        (runtime.monitor.catch_up if self.catching_up else runtime.monitor.lag).add(lag_ms)
         runtime.record(schema.SEND, self.actor, uid=uid, intended_ns=intended_ns, size=size, t_ns=sent_ns)
         try:
             conn.send(orjson.dumps(frame))
@@ -144,6 +147,7 @@ class Producer(StreamUser):
             self.fire("publish", ms, exception=PublishRefused(detail))
 
     def on_disconnected(self) -> str:
+        self.catching_up = True
         unacked = len(self.awaiting)
         self.runtime.counters.awaiting_publish_ack -= unacked
         self.awaiting.clear()

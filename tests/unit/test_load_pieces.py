@@ -139,6 +139,14 @@ def test_generator_record_marks_saturation() -> None:
     record = combine({"w0": monitor.summary()})
     assert record["cpu_percent_max"] == 100.0 and record["cpu_percent_mean"] == 75.0
     assert record["saturated"] is True and record["schedule_lag_p99_ms"] == 30.0
+    catching_up = GeneratorMonitor()
+    for ms in [1.0] * 98:
+        catching_up.lag.add(ms)
+    for ms in [900.0, 500.0, 100.0]:  # the burst after a reconnect
+        catching_up.catch_up.add(ms)
+    record = combine({"w0": catching_up.summary()})
+    assert record["saturated"] is False and record["catch_up_sends"] == 3
+    assert record["per_worker"]["w0"]["catch_up_lag_max_ms"] == 900.0
     assert "lag_histogram" not in record["per_worker"]["w0"]
 
 
