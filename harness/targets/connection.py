@@ -10,7 +10,8 @@ handshake and sends; received frames are cut out of large socket reads by
 Times are taken where they happen: ``received_ns`` when the socket read that completed the
 current frame returned (frames handed over later, after a slow consumer's processing, keep it),
 and ``closed_ns`` when the peer's close frame or end of stream was read, or when this side
-started closing.
+started closing. Frames that came in one read get times 1 ns apart, in arrival order, so the
+event log keeps the order in which one socket received its messages.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class WsConnection:
         self.close_status: int | None = None
         self.closed = False
         self.received_ns = 0  # when the read that completed the last frame handed over returned
+        self._read_ns = 0
         self.closed_ns: int | None = None  # when the peer's close (or end of stream) was read, or we closed
 
     def send(self, frame: str | bytes) -> None:
@@ -112,24 +114,26 @@ class WsConnection:
                 # Reads happen only when no whole frame is left, so every frame taken out before
                 # the next read was completed by this one: its time is every such frame's arrival.
                 data = self._sock.recv(READ_BYTES)
-                self.received_ns = time.time_ns()
+                self._read_ns = time.time_ns()
                 if not data:
-                    self._mark_closed(self.received_ns)
+                    self._mark_closed(self._read_ns)
                     return None
                 reader.feed(data)
                 continue
             opcode, fin, payload = frame
             if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
                 if fin and not self._fragments:
+                    self.received_ns = max(self._read_ns, self.received_ns + 1)
                     return payload
                 self._fragments.append(payload)
                 if fin:
                     message, self._fragments = b"".join(self._fragments), []
+                    self.received_ns = max(self._read_ns, self.received_ns + 1)
                     return message
             elif opcode == OP_PING:
                 self._ws.pong(payload)
             elif opcode == OP_CLOSE:
-                self.closed_ns = self.received_ns  # the peer left when its close frame arrived
+                self.closed_ns = max(self._read_ns, self.received_ns + 1)  # the peer left when its close arrived
                 self.close_status = close_code(payload)
                 self.close()
                 return None
