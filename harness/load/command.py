@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness.argtypes import existing_file, non_negative_int, non_negative_number
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.settings import LoadSettings, add_options, secret_environment, to_arguments
@@ -35,9 +36,9 @@ def register(subparsers: Any) -> None:
         "--processes", type=int, default=0, help="Locust worker processes on this machine (0 = one process)."
     )
     verdict = parser.add_argument_group("verdict (passed to the checker that ends the run)")
-    verdict.add_argument("--thresholds", type=_thresholds_file, help="TOML file of thresholds, as for analyze.")
+    verdict.add_argument("--thresholds", type=existing_file, help="TOML file of thresholds, as for analyze.")
     for flag, kind, text in VERDICT_OPTIONS:
-        verdict.add_argument(flag, type=_non_negative_int if kind is int else _non_negative, help=text)
+        verdict.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, help=text)
     parser.set_defaults(run=run)
     collect = subparsers.add_parser(
         "collect", help="Merge events files that distributed workers kept on their own disks into a run folder."
@@ -55,33 +56,6 @@ VERDICT_OPTIONS = (
     ("--min-jain", float, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
     ("--max-p99-ms", float, "Highest end-to-end p99 in ms that passes (default: no limit)."),
 )
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
-
-
-def _thresholds_file(text: str) -> Path:
-    path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
-    return path
 
 
 def verdict_arguments(args: argparse.Namespace) -> list[str]:
