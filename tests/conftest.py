@@ -7,6 +7,7 @@ every other test); Locust runs in subprocesses, as users run it.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -47,3 +48,30 @@ def run_cli(args: Sequence[str], cwd: Path | None = None, seconds: float = 60) -
         text=True,
         timeout=timeout(seconds),
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def own_master_port() -> list[str]:
+    """Locust options that give a local master and its workers a port of their own, not the shared 5557.
+
+    Tests run in parallel (and other checkouts' tests may run on the same machine): two
+    distributed runs must not meet on one port.
+    """
+    port = str(free_port())
+    return [
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        port,
+    ]

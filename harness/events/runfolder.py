@@ -122,8 +122,3 @@ class RunFolder:
         if "settings" in record and isinstance(record["settings"], Mapping):
             record["settings"] = redact(record["settings"])
         write_text_atomically(self.manifest_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-
-    def update_manifest(self, **changes: Any) -> None:
-        manifest = self.read_manifest()
-        manifest.update(changes)
-        self.write_manifest(manifest)

@@ -23,8 +23,9 @@ Columns (empty cell = not applicable):
     producers, ``<worker>-c<n>`` for consumers.
 ``uid``
     The harness's own identity of a message, ``<producer>/<seq>``, stamped into the message by the
-    producer. Empty for connect, disconnect and error rows; for a delivery whose message carries no
-    uid (not sent by this run) it is empty and ``detail`` says so.
+    producer together with the run id. Empty for connect, disconnect and error rows; for a delivery
+    (and the ack that settles it) of a message this run did not send (no uid, or another run's id)
+    it is empty and the delivery's ``detail`` says what the message was.
 ``msg_id``
     The endpoint's message id (opaque, echoed back in acks). Set on publish_ok, deliver, ack, nack.
 ``intended_ns``
@@ -60,6 +61,7 @@ ERROR: Final = "error"
 KINDS: Final = (SEND, PUBLISH_OK, PUBLISH_ERR, DELIVER, ACK, NACK, CONNECT, DISCONNECT, ERROR)
 
 #: Message properties the producer stamps; consumers read them back from each delivery.
+PROP_RUN: Final = "sh-run"  # the run id: a durable subscription may still hold an earlier run's messages
 PROP_UID: Final = "sh-uid"
 PROP_SENT_NS: Final = "sh-sent-ns"
 PROP_INTENDED_NS: Final = "sh-intended-ns"

@@ -3,14 +3,15 @@
 Master to workers: ``sh_phase`` (the phase and rate every producer and consumer follows),
 ``sh_ping`` (clock offset estimation) and ``sh_finish`` (send your final figures). Workers to
 master: ``sh_status`` (cumulative counts, five times a second, so the master knows when every
-consumer is connected and when the backlog is drained), ``sh_events`` (event rows in bounded
-batches), ``sh_pong`` and ``sh_final``. A LocalRunner delivers each message to itself, so one
+consumer is connected and when the backlog is drained, with the sequence numbers newly published
+and acknowledged, see :mod:`harness.load.ledger`), ``sh_events`` (event rows in bounded batches),
+``sh_pong`` and ``sh_final``. A LocalRunner delivers each message to itself, so one
 code path serves local and distributed runs.
 """
 
 from __future__ import annotations
 
-from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import time
 from typing import Any
@@ -54,10 +55,12 @@ def register_worker_side(runtime: Runtime, runner: Runner) -> None:
 def report_status(runtime: Runtime, runner: Runner) -> None:
     """Send this process's counts to the master until the run changes; sample CPU meanwhile."""
     run = runtime.run
+    assert run is not None
     next_cpu = time.monotonic() + CPU_SAMPLE_INTERVAL_S
     while runtime.run is run and runtime.phase not in (Phase.IDLE, Phase.DONE):
-        status = {"tag": runtime.worker_tag, "phase": runtime.phase.value, **runtime.counters.status()}
-        runner.send_message(STATUS, status)
+        counters = runtime.counters
+        status = {"tag": runtime.worker_tag, "run": run.folder.run_id, "phase": runtime.phase.value}
+        runner.send_message(STATUS, {**status, **counters.status(), "seqs": counters.seqs.take()})
         if time.monotonic() >= next_cpu:
             next_cpu += CPU_SAMPLE_INTERVAL_S
             runtime.monitor.sample(keep=runtime.phase is Phase.PRODUCING)
@@ -70,7 +73,3 @@ def role_of(runner: Runner | None) -> str:
     if isinstance(runner, WorkerRunner):
         return "worker"
     return "local"
-
-
-def is_local(runner: Runner | None) -> bool:
-    return isinstance(runner, LocalRunner)

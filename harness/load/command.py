@@ -1,22 +1,29 @@
 """``streamharness load`` (Locust headless, then the analysis) and ``streamharness collect``.
 
 Locust runs as a child process (its gevent monkey-patching must not touch this one); secrets go
-to it through the environment, never on its command line. The analysis runs as a child process
-too: load generation never imports it.
+to it through the environment, never on its command line. SIGINT or SIGTERM to this command
+reaches Locust as one SIGINT, which takes its orderly path (events flushed, run.json marked
+incomplete); the analysis then runs on what was recorded. The analysis runs as a child process
+too (load generation never imports it), with the verdict options given to ``load``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from harness.argtypes import existing_file, non_negative_int, non_negative_number
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.settings import LoadSettings, add_options, secret_environment, to_arguments
@@ -28,6 +35,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--processes", type=int, default=0, help="Locust worker processes on this machine (0 = one process)."
     )
+    verdict = parser.add_argument_group("verdict (passed to the checker that ends the run)")
+    verdict.add_argument("--thresholds", type=existing_file, help="TOML file of thresholds, as for analyze.")
+    for flag, kind, text in VERDICT_OPTIONS:
+        verdict.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, help=text)
     parser.set_defaults(run=run)
     collect = subparsers.add_parser(
         "collect", help="Merge events files that distributed workers kept on their own disks into a run folder."
@@ -35,6 +46,26 @@ def register(subparsers: Any) -> None:
     collect.add_argument("run_dir", type=Path, help="The master's run folder (holds run.json).")
     collect.add_argument("sources", type=Path, nargs="+", help="Workers' copies of the run folder (or events folders).")
     collect.set_defaults(run=run_collect)
+
+
+#: Verdict thresholds ``load`` hands to ``analyze`` (which defines and documents them all).
+VERDICT_OPTIONS = (
+    ("--max-lost", int, "Lost messages allowed (default 0)."),
+    ("--max-duplicated", int, "Duplicated messages allowed (default 0)."),
+    ("--max-unexpected", int, "Unexpected messages allowed (default 0)."),
+    ("--min-jain", float, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
+    ("--max-p99-ms", float, "Highest end-to-end p99 in ms that passes (default: no limit)."),
+)
+
+
+def verdict_arguments(args: argparse.Namespace) -> list[str]:
+    """The verdict options given to ``load``, as ``analyze`` arguments."""
+    arguments = ["--thresholds", str(args.thresholds)] if getattr(args, "thresholds", None) else []
+    for flag, _, _ in VERDICT_OPTIONS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            arguments += [flag, str(value)]
+    return arguments
 
 
 def locustfile_path() -> Path:
@@ -51,32 +82,76 @@ def run(args: argparse.Namespace) -> int:
     settings = LoadSettings.from_namespace(args)
     make_target(settings).check()  # fail before Locust starts, in one line
     settings = dataclasses.replace(settings, run_id=settings.run_id or new_run_id())
-    code = run_locust(settings, processes=args.processes)
+    try:
+        code = run_locust(settings, processes=args.processes)
+    except Interrupted as stop:
+        code = stop.code  # the incomplete run is analysed like any other
     run_dir = Path(settings.reports_dir) / settings.run_id
     if not (run_dir / RUN_JSON).exists():
         return code if code else 2  # Locust refused to start; it said why
     print(flush=True)
     clean_env = {k: v for k, v in os.environ.items() if k not in secret_environment(settings)}
-    return subprocess.run([sys.executable, "-m", "harness", "analyze", str(run_dir)], env=clean_env).returncode
+    analyze = [sys.executable, "-m", "harness", "analyze", str(run_dir), *verdict_arguments(args)]
+    return subprocess.run(analyze, env=clean_env).returncode
 
 
 def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) -> int:
     """Run Locust headless with ``settings`` (which must carry a run id) until it exits; its exit code.
 
     ``quiet`` sends Locust's own output to /dev/null, for callers that run many short runs.
+    Locust runs in a session of its own, so a Ctrl-C at the terminal reaches it once, through
+    this process: SIGINT and SIGTERM here are passed on to it as SIGINT, and this waits for it.
     """
     command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
     if processes:
-        command += ["--processes", str(processes)]
+        port = str(_free_port())  # not Locust's shared default 5557: another run may hold it
+        command += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+        command += ["--master-host", "127.0.0.1", "--master-port", port]
     command += to_arguments(settings)
     env = {**os.environ, **secret_environment(settings)}
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=output, start_new_session=True)
+    with _passed_on((signal.SIGINT, signal.SIGTERM), process) as received:
+        code = process.wait()
+    if received:
+        raise Interrupted(code)
+    return code
+
+
+class Interrupted(KeyboardInterrupt):
+    """Locust ended because SIGINT or SIGTERM was passed on to it; ``code`` is its exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _passed_on(signals: Sequence[signal.Signals], process: subprocess.Popen[bytes]) -> Iterator[list[int]]:
+    """While inside, each of ``signals`` sent to this process reaches ``process`` as SIGINT instead.
+
+    Yields the list of signals received so far.
+    """
+    received: list[int] = []
+
+    def pass_on(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+
+    previous = {signum: signal.signal(signum, pass_on) for signum in signals}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        return process.wait()
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def run_collect(args: argparse.Namespace) -> int:

@@ -21,11 +21,11 @@ from gevent import Greenlet
 from harness import wire
 from harness.events import schema
 from harness.load.runtime import Phase
-from harness.load.stamp import decoded_size, read_stamp
+from harness.load.stamp import Stamp, decoded_size, read_stamp
 from harness.load.stats import ConsumerCounts
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.load.ws import WsConnection
 from harness.targets.base import Endpoint
+from harness.targets.connection import WsConnection
 
 
 class Consumer(StreamUser):
@@ -48,6 +48,9 @@ class Consumer(StreamUser):
         self.permit_batch = max(1, settings.permits // 2)
         self.unpermitted = 0  # deliveries since the last permit grant
         self.next_churn = 0.0
+        run = self.runtime.run
+        assert run is not None
+        self.run_id = run.folder.run_id  # a message stamped with another run's id is a leftover
 
     def endpoint(self) -> Endpoint:
         target = self.runtime.target
@@ -95,13 +98,24 @@ class Consumer(StreamUser):
         super().on_stop()
 
     def on_frame(self, conn: WsConnection, data: bytes) -> None:
-        received_ns = time.time_ns()
+        received_ns = conn.received_ns  # when the socket read returned, not when this frame's turn came
         frame = orjson.loads(data)  # the hot path reads the dict itself: no Message object per delivery
         message_id = frame["messageId"]
         payload = frame.get("payload") or ""
         redelivery = frame.get("redeliveryCount") or 0
         stamp = read_stamp(frame.get("properties") or {}, payload)
         size = decoded_size(payload)
+        counts = self.counts
+        counts.delivered += 1
+        if redelivery:
+            counts.redelivered += 1
+        if self.settings.pull_mode:
+            self.unpermitted += 1
+            if self.unpermitted >= self.permit_batch and self.send_from_rx(conn, wire.encode_permit(self.unpermitted)):
+                self.unpermitted = 0
+        if not stamp.uid or stamp.run != self.run_id:
+            self._settle_foreign(conn, message_id, stamp, redelivery, size, received_ns)
+            return
         runtime = self.runtime
         runtime.record(
             schema.DELIVER,
@@ -110,22 +124,14 @@ class Consumer(StreamUser):
             msg_id=message_id,
             redelivery=redelivery,
             size=size,
-            detail="" if stamp.uid else "message has no uid",
             t_ns=received_ns,
         )
-        counts = self.counts
-        counts.delivered += 1
-        if redelivery:
-            counts.redelivered += 1
+        runtime.counters.run_deliveries += 1
         latency_ms = None
         if stamp.sent_ns is not None:
             latency_ms = max(0.0, (received_ns - stamp.sent_ns) / 1e6)
             runtime.counters.e2e.add(latency_ms)
         self.fire("deliver", latency_ms, length=size)
-        if self.settings.pull_mode:
-            self.unpermitted += 1
-            if self.unpermitted >= self.permit_batch and self.send_from_rx(conn, wire.encode_permit(self.unpermitted)):
-                self.unpermitted = 0
         if self.settings.nack_probability and self.rng.random() < self.settings.nack_probability:
             if self.send_from_rx(conn, wire.encode_nack(message_id)):
                 runtime.record(schema.NACK, self.actor, uid=stamp.uid, msg_id=message_id)
@@ -140,12 +146,37 @@ class Consumer(StreamUser):
             return
         self._ack(conn, message_id, stamp.uid)
 
+    def _settle_foreign(
+        self, conn: WsConnection, message_id: str, stamp: Stamp, redelivery: int, size: int, received_ns: int
+    ) -> None:
+        """A message this run did not send (an earlier run's leftover, or no stamp at all): log it, ack it.
+
+        Its delivery row has no uid (the checker counts it as unexpected) and its detail says what
+        the message was; it is acknowledged at once so the subscription lets go of it, and it never
+        counts toward this run's drain or latency.
+        """
+        if stamp.uid:
+            detail = f"not sent by this run: run {stamp.run or '(none)'}, uid {stamp.uid}"
+        else:
+            detail = "message has no uid"
+        self.runtime.record(
+            schema.DELIVER,
+            self.actor,
+            msg_id=message_id,
+            redelivery=redelivery,
+            size=size,
+            detail=detail,
+            t_ns=received_ns,
+        )
+        self._ack(conn, message_id, "")
+
     def _ack(self, conn: WsConnection, message_id: str, uid: str) -> None:
         if not self.send_from_rx(conn, wire.encode_ack(message_id)):
             return  # the socket closed meanwhile: the endpoint redelivers the message to someone
         self.runtime.record(schema.ACK, self.actor, uid=uid, msg_id=message_id)
         self.counts.acked += 1
-        self.runtime.counters.acked += 1
+        if uid:
+            self.runtime.counters.seqs.ack(uid)
 
     def _ack_later(self) -> None:
         """Send delayed acks when due; an ack for a socket that has since closed is dropped."""

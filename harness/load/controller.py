@@ -4,6 +4,11 @@ Locust's own ``--run-time`` stops every user at once, so messages still in fligh
 lost. This controller waits until every consumer has subscribed, runs the producing stages, stops
 the producers, lets the consumers empty the backlog (up to ``--drain-timeout``), collects each
 worker's final figures and clock offset, writes run.json and only then stops the runner.
+
+The backlog is empty when every message of this run that was published has been acknowledged
+(distinct messages, see :mod:`harness.load.ledger`), no publish awaits its answer, and no delivery
+came for :data:`QUIET_S`. One controller drives one run: it is killed when its run is stopped or a
+new run begins, and it gives up by itself as soon as the runtime's run is no longer its own.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import gevent
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
-from harness.load.runtime import Phase, Runtime
+from harness.load.runtime import ActiveRun, Phase, Runtime
 from harness.load.stages import Stage
 
 log = logging.getLogger("harness.load")
@@ -30,6 +35,10 @@ FINAL_WAIT_S = 5.0
 USERS_STOP_WAIT_S = 10.0
 LAST_ROWS_WAIT_S = 1.2
 PING_ROUNDS = 5
+#: How long the drain must see no delivery of this run's messages before it may end.
+QUIET_S = 0.5
+#: With a worker lost, its last acks (not yet reported) can never be counted: a longer quiet spell ends the drain.
+LOST_QUIET_S = 2.0
 
 
 class Coordinator:
@@ -37,7 +46,11 @@ class Coordinator:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.node_tags: dict[str, str] = {}
+        self.node_tags: dict[str, str] = {}  # node id -> worker tag, of the workers still reporting
+        self.lost: dict[str, str] = {}  # node id -> worker tag, of workers Locust reports missing
+        self.run_id = ""
+        self._delivered = -1  # this run's deliveries over all processes, when last seen changing
+        self._delivered_changed = 0.0
         self.pongs: dict[str, list[tuple[int, int]]] = {}  # tag -> [(offset_ns, half_rtt_ns)]
         self.finals: dict[str, dict[str, Any]] = {}
         self.store: EventStore | None = None
@@ -52,8 +65,15 @@ class Coordinator:
 
     def on_status(self, node_id: str, data: dict[str, Any]) -> None:
         tag = str(data.pop("tag"))
+        if data.pop("run", None) != self.run_id:
+            return  # the last word of an earlier run
+        seqs = data.pop("seqs", None)
         self.node_tags[node_id] = tag
-        self.runtime.live.statuses[tag] = data
+        self.lost.pop(node_id, None)
+        live = self.runtime.live
+        live.statuses[tag] = data
+        if seqs:
+            live.ledger.fold(seqs)
 
     def on_events(self, batch: dict[str, Any]) -> None:
         if self.store is None:
@@ -65,29 +85,55 @@ class Coordinator:
         t0, t1 = int(data["t0"]), int(data["t1"])
         self.pongs.setdefault(str(data["tag"]), []).append((t1 - (t0 + t2) // 2, (t2 - t0) // 2))
 
-    def begin(self, store: EventStore | None) -> None:
+    def begin(self, store: EventStore | None, run_id: str = "") -> None:
         if self.store is not None:
             self.store.close()
         self.store = store
+        self.run_id = run_id
         self.pongs.clear()
         self.finals.clear()
+        self.lost.clear()
+        self._delivered = -1
+
+    def forget_lost(self) -> None:
+        """Drop the last status of every worker Locust reports missing: it will never change again."""
+        runner = self.runtime.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        for node in runner.clients.missing:
+            tag = self.node_tags.pop(node.id, None)
+            if tag is not None:
+                self.lost[node.id] = tag
+                self.runtime.live.statuses.pop(tag, None)
 
     # --- what the timeline asks ------------------------------------------------------------------
 
     def total(self, key: str) -> int:
+        self.forget_lost()
         return sum(int(status.get(key, 0)) for status in self.runtime.live.statuses.values())
 
     def drained(self) -> bool:
-        """Every publish settled and acknowledged, by counts all taken after producing stopped.
+        """Every publish answered, every published message of this run acknowledged, then a quiet spell.
 
-        A status sent before a worker heard of the drain may predate its last sends, so it does not
-        count; a uid acknowledged twice (a duplicate) could end the drain early, which the checker
-        then reports anyway.
+        Only statuses taken after a worker heard of the drain count (an earlier one may predate its
+        last sends); workers that went missing count no more. A lost worker may have acknowledged
+        messages it never reported: once one is lost, a longer spell without deliveries also ends
+        the drain (run.json's ``unsettled`` then counts what the master never saw acknowledged).
         """
+        self.forget_lost()
         statuses = self.runtime.live.statuses.values()
         if not statuses or any(s.get("phase") != Phase.DRAINING.value for s in statuses):
             return False
-        return self.total("awaiting") == 0 and self.total("acked") >= self.total("published")
+        now = time.monotonic()
+        delivered = self.total("delivered")
+        if delivered != self._delivered:
+            self._delivered, self._delivered_changed = delivered, now
+        if self.total("awaiting"):
+            return False
+        quiet = now - self._delivered_changed
+        if not self.runtime.live.ledger.unsettled:
+            return quiet >= QUIET_S
+        return bool(self.lost) and quiet >= LOST_QUIET_S
 
     def broadcast(self, phase: Phase, rate: float = 0.0) -> None:
         runtime = self.runtime
@@ -119,6 +165,7 @@ class Coordinator:
         assert runner is not None
         self.finals.clear()
         runner.send_message(channel.FINISH, {})
+        self.forget_lost()
         expected = max(1, len(self.node_tags))
         deadline = time.monotonic() + FINAL_WAIT_S
         while len(self.finals) < expected and time.monotonic() < deadline:
@@ -129,23 +176,33 @@ class Coordinator:
         runner = self.runtime.environment.runner
         if not isinstance(runner, MasterRunner):
             return []
-        return sorted(self.node_tags.get(node.id, node.id) for node in runner.clients.missing)
+        self.forget_lost()
+        never_reported = [node.id for node in runner.clients.missing if node.id not in self.lost]
+        return sorted([*self.lost.values(), *never_reported])
 
 
-def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage]) -> None:
-    """Drive one run from WAITING to DONE, write run.json, then stop (or, headless, quit) the runner."""
-    settings, run = runtime.settings, runtime.run
-    assert settings is not None and run is not None
+def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage], run: ActiveRun) -> None:
+    """Drive ``run`` from WAITING to DONE, write run.json, then stop (or, headless, quit) the runner.
+
+    Returns early, touching nothing, once ``run`` is no longer the runtime's run (stopped from the
+    web UI, or replaced by the next one).
+    """
+    settings = runtime.settings
+    assert settings is not None
     coordinator.broadcast(Phase.WAITING)
     deadline = time.monotonic() + CONSUMER_WAIT_S
     while coordinator.total("consumers") < settings.consumers and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
+        if runtime.run is not run:
+            return
     connected = coordinator.total("consumers")
     if connected < settings.consumers:
         message = f"only {connected} of {settings.consumers} consumers connected"
         log.warning("%s; producing anyway", message)
         run.note(consumer_wait=message)
     clocks_at_start = coordinator.measure_clocks()
+    if runtime.run is not run:
+        return
 
     run.note(producing_started_ns=time.time_ns(), stages=[])
     for stage in stages:
@@ -155,24 +212,33 @@ def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage])
         if stage.seconds <= 0:
             return  # produce until the user stops the run
         gevent.sleep(stage.seconds)
+        if runtime.run is not run:
+            return
 
     coordinator.broadcast(Phase.DRAINING)
     run.note(producing_stopped_ns=time.time_ns())
     deadline = time.monotonic() + settings.drain_timeout
     while not coordinator.drained() and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
+        if runtime.run is not run:
+            return
     drained = coordinator.drained()
     drain_ended_ns = time.time_ns()
+    unsettled = runtime.live.ledger.unsettled
     if not drained:
-        in_flight = coordinator.total("published") - coordinator.total("acked")
         log.warning(
-            "drain timed out after %g s: %d messages published but not acknowledged", settings.drain_timeout, in_flight
+            "drain timed out after %g s: %d messages published but not acknowledged", settings.drain_timeout, unsettled
         )
-    finish_run(runtime, coordinator, clocks_at_start, drained=drained, drain_ended_ns=drain_ended_ns)
+    marks = {"drained": drained, "drain_ended_ns": drain_ended_ns, "unsettled": unsettled}
+    finish_run(runtime, run, coordinator, clocks_at_start, **marks)
 
 
 def finish_run(
-    runtime: Runtime, coordinator: Coordinator, clocks_at_start: dict[str, tuple[int, int]], **marks: Any
+    runtime: Runtime,
+    run: ActiveRun,
+    coordinator: Coordinator,
+    clocks_at_start: dict[str, tuple[int, int]],
+    **marks: Any,
 ) -> None:
     """Collect finals and clocks, stop the users (their last rows arrive), write run.json, end the run.
 
@@ -180,11 +246,12 @@ def finish_run(
     when the shape then returns None (Locust's headless main exits as soon as the shape does, so
     run.json must be complete before that). Without it, the runner is stopped directly.
     """
-    run = runtime.run
     runner = runtime.environment.runner
-    assert run is not None and runner is not None
+    assert runner is not None
     finals = coordinator.collect_finals()
     clocks = clock_record(clocks_at_start, coordinator.measure_clocks())
+    if runtime.run is not run:
+        return
     gen = generator.combine({tag: final.get("generator") or {} for tag, final in finals.items()})
     runtime.finishing = True
     uses_shape = runtime.environment.shape_class is not None
@@ -194,6 +261,8 @@ def finish_run(
         while runner.user_count > 0 and time.monotonic() < deadline:
             gevent.sleep(POLL_S)
         gevent.sleep(LAST_ROWS_WAIT_S)  # the workers' flush loops ship the users' last rows
+        if runtime.run is not run:
+            return
     else:
         runner.stop()
     lost = coordinator.lost_workers()

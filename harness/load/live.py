@@ -6,7 +6,8 @@ No JavaScript build: the tab and its columns go into the page's template argumen
 :class:`~harness.load.stats.LiveView`, fed by the workers' ``report_to_master`` deltas (or, in a
 local run, by this process's own counters). When a run started from the UI ends, the analysis runs
 as a separate process (``python -m harness analyze RUN_DIR``: this side never imports it) and the
-tab links its report. Secrets are scrubbed from the page, which Locust would otherwise embed.
+tab links its report. Secret options reach the page with blank values: Locust would otherwise
+embed what they were given as the form's defaults.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import gevent
 from flask import Response, abort, redirect, request, send_from_directory
 
-from harness.load.runtime import Runtime
+from harness.load.runtime import ActiveRun, Runtime
 from harness.load.stats import COLUMNS
 from harness.settings import LOAD_OPTIONS
 
@@ -36,7 +37,7 @@ REPORT_FILES = ("report.html", "analysis.txt")
 
 
 def install(environment: Any, runtime: Runtime, web_ui: Any) -> None:
-    """Add the tab, the stats injection, the run-folder routes and the secret scrubbing."""
+    """Add the tab, the stats injection, the run-folder routes, and keep secrets out of the page."""
     web_ui.template_args["extended_tabs"] = [{"title": "Delivery", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [
         {"key": TAB_KEY, "structure": [{"key": key, "title": title} for key, title in COLUMNS]}
@@ -55,8 +56,6 @@ def install(environment: Any, runtime: Runtime, web_ui: Any) -> None:
             body = response.get_json()
             body["extended_stats"] = [{"key": TAB_KEY, "data": runtime.live.rows()}]
             response.set_data(json.dumps(body))
-        elif path == "/" and response.mimetype == "text/html":
-            response.set_data(scrub(response.get_data(as_text=True), runtime.secrets.values()))
         return response
 
     def _report() -> Any:
@@ -80,26 +79,34 @@ def install(environment: Any, runtime: Runtime, web_ui: Any) -> None:
         return send_from_directory(Path(settings.reports_dir).resolve() / run_id, name)
 
     app.after_request(_inject)
+    _blank_secrets_in_template_args(web_ui)
     guard = web_ui.auth_required_if_enabled
     app.add_url_rule(f"{ROUTE}/report", "streamharness_report", guard(_report))
     app.add_url_rule(f"{ROUTE}/run.json", "streamharness_manifest", guard(_manifest))
     app.add_url_rule(f"{ROUTE}/runs/<run_id>/<path:name>", "streamharness_run_file", guard(_run_file))
 
 
-def scrub(page: str, secrets: Any) -> str:
-    """The page with every secret value (as JSON would quote it) replaced by an empty string."""
-    for secret in secrets:
-        if secret:
-            for form in {json.dumps(secret), json.dumps(secret).replace("<", "\\u003c").replace(">", "\\u003e")}:
-                page = page.replace(form, '""')
-    return page
+def _blank_secrets_in_template_args(web_ui: Any) -> None:
+    """Secret options' form defaults stay blank: Locust rebuilds its template arguments on every page load."""
+    rebuild = web_ui.update_template_args
+    secrets = [spec.dest for spec in LOAD_OPTIONS if spec.secret]
+
+    def blank() -> None:
+        extra_options = web_ui.template_args.get("extra_options") or {}
+        for name in secrets:
+            if name in extra_options:
+                extra_options[name]["default_value"] = ""
+
+    def update_template_args() -> None:
+        rebuild()
+        blank()
+
+    web_ui.update_template_args = update_template_args
+    blank()
 
 
-def start_analysis(runtime: Runtime) -> None:
-    """Run ``python -m harness analyze`` on the run folder in the background; link its report."""
-    run = runtime.run
-    if run is None:
-        return
+def start_analysis(runtime: Runtime, run: ActiveRun) -> None:
+    """Run ``python -m harness analyze`` on ``run``'s folder in the background; link its report."""
     gevent.spawn(_analyse, runtime, run.folder.path)
 
 

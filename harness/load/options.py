@@ -1,8 +1,8 @@
 """The harness's options as Locust custom arguments (command line, config files, web UI form).
 
 Boolean options become ``store_true`` flags, which the web UI shows as checkboxes and config files
-set with ``name = true``. Secrets are masked in the form; see :mod:`harness.load.secrets` for what
-keeps them out of the page itself.
+set with ``name = true``. Secrets are masked in the form; :mod:`harness.load.live` keeps their
+values out of the page itself.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import Runner
+from locust.runners import MasterRunner, Runner
 
 import atexit
+import contextlib
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 
 from harness.errors import HarnessError
 from harness.events.runfolder import RunFolder, new_run_id, versions
@@ -34,14 +36,14 @@ from harness.load.consumer import Consumer
 from harness.load.controller import Coordinator, control_run
 from harness.load.producer import Producer
 from harness.load.runtime import ActiveRun, Phase, Runtime, attach, runtime_of
-from harness.load.shape import StreamShape
-from harness.load.stages import stages_from_settings
+from harness.load.stages import Stage, stages_from_settings
 from harness.settings import LOAD_OPTIONS, LoadSettings
 from harness.targets import make_target
 
 log = logging.getLogger("harness.load")
 
 FLUSH_INTERVAL_S = 0.2
+CHILDREN_EXIT_WAIT_S = 5.0
 #: Rows written per step of a periodic flush; other greenlets run between steps.
 FLUSH_CHUNK_ROWS = 1000
 
@@ -55,9 +57,30 @@ def register(events: Events) -> None:
     events.quitting.add_listener(_on_quitting)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, runner: Runner | None = None) -> None:
+    """One error line and exit code 2; a master first ends the worker processes ``--processes`` forked."""
     print(f"streamharness: error: {message}", file=sys.stderr, flush=True)
+    if isinstance(runner, MasterRunner):
+        _end_children()
     raise SystemExit(2)
+
+
+def _end_children() -> None:
+    """SIGTERM to each child of this process by PID, SIGKILL to any still there after a few seconds.
+
+    A master that exits during ``init`` leaves its forked workers waiting for it until their
+    heartbeat times out, a minute later; they (and an emulator a failed prepare may have left)
+    are this process's children.
+    """
+    children = psutil.Process().children()
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=CHILDREN_EXIT_WAIT_S)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=CHILDREN_EXIT_WAIT_S)
 
 
 def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any = None, **_: Any) -> None:
@@ -79,7 +102,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
         target = make_target(settings)
         target.prepare()
     except HarnessError as exc:
-        _fail(str(exc))
+        _fail(str(exc), runner)
         return
     runtime.settings, runtime.target = settings, target
     Producer.fixed_count, Consumer.fixed_count = settings.producers, settings.consumers
@@ -105,27 +128,16 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
         live.install(environment, runtime, web_ui)
 
 
-def _settings_for_run(environment: Environment, runtime: Runtime) -> LoadSettings | None:
-    parsed = environment.parsed_options
-    if runtime.role != "worker" and parsed is not None:
-        for name, value in runtime.secrets.items():  # the web form shows secrets blank; blank keeps them
-            if getattr(parsed, name, "") == "":
-                setattr(parsed, name, value)
-            else:
-                runtime.secrets[name] = getattr(parsed, name)
-    try:
-        return LoadSettings.from_namespace(parsed)
-    except HarnessError as exc:
-        log.error("streamharness: %s; the run records nothing", exc)
-        return None
-
-
 def _on_test_start(environment: Environment, **_: Any) -> None:
     runtime = runtime_of(environment)
-    settings = _settings_for_run(environment, runtime)
-    if settings is None:
-        return
     runner = environment.runner
+    try:
+        settings = runtime.settings_for_run()
+    except HarnessError as exc:  # the shape refuses bad input first; this covers runs without it
+        log.error("streamharness: error: %s; the run is refused", exc)
+        if runtime.role != "worker" and runner is not None:
+            gevent.spawn(runner.stop)
+        return
     if runtime.role == "worker":
         runtime.target = make_target(settings)
         runtime.worker_tag = f"w{max(0, getattr(runner, 'worker_index', 0))}"
@@ -159,9 +171,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         run.write()
         coordinator = runtime.coordinator
         assert coordinator is not None
-        coordinator.begin(EventStore(folder.events_dir) if runtime.role == "master" else None)
-        stages = StreamShape.stages or stages_from_settings(settings)
-        gevent.spawn(_drive, runtime, coordinator, stages)
+        coordinator.begin(EventStore(folder.events_dir) if runtime.role == "master" else None, run_id)
+        run.controller = gevent.spawn(_drive, runtime, coordinator, stages_from_settings(settings), run)
     if writer is not None:
         assert runner is not None
         gevent.spawn(_flush_periodically, runtime, run)
@@ -179,10 +190,10 @@ def _writer(runtime: Runtime, folder: RunFolder, settings: LoadSettings) -> Even
     return EventWriter(sink)
 
 
-def _drive(runtime: Runtime, coordinator: Coordinator, stages: Any) -> None:
-    control_run(runtime, coordinator, stages)
-    if runtime.environment.web_ui is not None and runtime.phase is Phase.DONE:
-        live.start_analysis(runtime)
+def _drive(runtime: Runtime, coordinator: Coordinator, stages: list[Stage], run: ActiveRun) -> None:
+    control_run(runtime, coordinator, stages, run)
+    if runtime.environment.web_ui is not None and runtime.run is run and runtime.phase is Phase.DONE:
+        live.start_analysis(runtime, run)
 
 
 def _flush_periodically(runtime: Runtime, run: ActiveRun) -> None:
@@ -210,10 +221,13 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         if run.writer is not None:
             run.writer.flush()
         return
+    if run.finished:
+        return  # a run refused at its start stops too; the one before it is over already
+    run.stop_controller()  # stopped by hand: this run's timeline must not go on into the next run
     run.finish(completed=False, stopped_early=True)  # stopped before the drain: in-flight messages look lost
     runtime.phase = Phase.DONE
     if environment.web_ui is not None:
-        live.start_analysis(runtime)
+        live.start_analysis(runtime, run)
 
 
 def _on_quitting(environment: Environment, **_: Any) -> None:

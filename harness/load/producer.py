@@ -22,8 +22,8 @@ from harness.load.pacing import Schedule
 from harness.load.runtime import Phase
 from harness.load.stamp import PayloadSource, stamp_properties
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.load.ws import WsConnection
 from harness.targets.base import Endpoint
+from harness.targets.connection import WsConnection
 
 #: Shortest sleep between sends: above ~1,000 msg/s per producer, each wake-up sends every message
 #: due by then (at most this late) instead of paying a timer and a switch per message.
@@ -49,7 +49,11 @@ class Producer(StreamUser):
         self.keys = settings.keys
         self.schedule: Schedule | None = None
         self.seq = 0
-        self.awaiting: dict[str, tuple[str, float]] = {}  # context -> (uid, perf_counter at send)
+        self.awaiting: dict[str, tuple[int, str, float]] = {}  # context -> (seq, uid, perf_counter at send)
+        self.catching_up = False  # behind schedule because the socket was down, not because the generator was slow
+        run = self.runtime.run
+        assert run is not None
+        self.run_id = run.folder.run_id  # stamped into every message, with its uid
 
     def endpoint(self) -> Endpoint:
         target = self.runtime.target
@@ -74,8 +78,9 @@ class Producer(StreamUser):
                 schedule = self.schedule = Schedule(runtime.rate, now, self.seq)
             elif schedule.rate != runtime.rate:
                 schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
-            delay = schedule.due(self.seq) - now
+            delay = schedule.wait(self.seq, now)
             if delay > 0:
+                self.catching_up = False
                 gevent.sleep(max(delay, MIN_SLEEP_S))
                 continue
             self._send_next(schedule, now)
@@ -87,28 +92,28 @@ class Producer(StreamUser):
         seq = self.seq
         self.seq = seq + 1
         uid = f"{self.actor}/{seq}"
-        due = schedule.due(seq)
-        lag_ms = (now - due) * 1000.0 if now > due else 0.0
-        intended_ns = run.anchor.wall_ns_at(due)
+        lag_ms = schedule.lag(seq, now) * 1000.0
+        intended_ns = run.anchor.wall_ns_at(schedule.due(seq))
         sent_ns = time.time_ns()
         frame: dict[str, object]
         if self.header_stamp:
-            payload, size = self.payloads.with_header(seq, uid, intended_ns, sent_ns)
+            payload, size = self.payloads.with_header(seq, self.run_id, uid, intended_ns, sent_ns)
             frame = {"payload": payload, "context": str(seq)}
         else:
             size = self.payloads.size
             frame = {
                 "payload": self.payloads.b64(seq),
-                "properties": stamp_properties(uid, intended_ns, sent_ns),
+                "properties": stamp_properties(self.run_id, uid, intended_ns, sent_ns),
                 "context": str(seq),
             }
         if self.keys:
             frame["key"] = f"k{seq % self.keys}"
-        self.awaiting[str(seq)] = (uid, now)
+        self.awaiting[str(seq)] = (seq, uid, now)
         counters = runtime.counters
         counters.sent += 1
         counters.awaiting_publish_ack += 1
-        runtime.monitor.lag.add(lag_ms)
+        # the burst that makes up for a reconnect's gap is late by the gap, not by a slow generator
+        (runtime.monitor.catch_up if self.catching_up else runtime.monitor.lag).add(lag_ms)
         runtime.record(schema.SEND, self.actor, uid=uid, intended_ns=intended_ns, size=size, t_ns=sent_ns)
         try:
             conn.send(orjson.dumps(frame))
@@ -124,13 +129,16 @@ class Producer(StreamUser):
         if pending is None:
             self.runtime.record(schema.ERROR, self.actor, detail=f"publish ack for unknown context {ack.context!r}")
             return
-        uid, sent_at = pending
+        seq, uid, sent_at = pending
         counters = self.runtime.counters
         counters.awaiting_publish_ack -= 1
         ms = (time.perf_counter() - sent_at) * 1000.0
         if ack.ok:
             counters.published += 1
-            self.runtime.record(schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "")
+            counters.seqs.publish(self.actor, seq)
+            self.runtime.record(
+                schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "", t_ns=conn.received_ns
+            )
             self.fire("publish", ms)
         else:
             counters.publish_errors += 1
@@ -139,6 +147,7 @@ class Producer(StreamUser):
             self.fire("publish", ms, exception=PublishRefused(detail))
 
     def on_disconnected(self) -> str:
+        self.catching_up = True
         unacked = len(self.awaiting)
         self.runtime.counters.awaiting_publish_ack -= unacked
         self.awaiting.clear()

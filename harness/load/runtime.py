@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import gevent
+from gevent import Greenlet
+
 from harness.events.runfolder import RunFolder
 from harness.events.writer import EventWriter
 from harness.load.clocks import ClockAnchor
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
     from locust.env import Environment
 
     from harness.load.controller import Coordinator
+
+
+CONTROLLER_KILL_WAIT_S = 2.0
 
 
 class Phase(enum.Enum):
@@ -45,6 +51,13 @@ class ActiveRun:
     manifest: dict[str, Any]
     anchor: ClockAnchor = field(default_factory=ClockAnchor.now)
     finished: bool = False
+    controller: Greenlet | None = None  # the greenlet driving this run's timeline (master or local only)
+
+    def stop_controller(self) -> None:
+        """Kill this run's controller (unless it is the caller): a stopped run's timeline ends here."""
+        controller, self.controller = self.controller, None
+        if controller is not None and controller is not gevent.getcurrent():
+            controller.kill(block=True, timeout=CONTROLLER_KILL_WAIT_S)
 
     def finish(self, completed: bool, **extra: Any) -> None:
         """Flush the events and record how the run ended; only the first call counts."""
@@ -91,6 +104,7 @@ class Runtime:
         self.secrets: dict[str, str] = {}  # secret settings as given at start (the web form shows them blank)
         self.users_wanted = True  # the shape spawns every user until the controller stops them
         self.finishing = False  # the controller is stopping the runner itself (test_stop is then expected)
+        self.refusal = ""  # why the run being started was refused (bad input from the web UI form)
         self._actors = {"p": 0, "c": 0}
 
     @property
@@ -107,8 +121,23 @@ class Runtime:
         if run is not None and run.writer is not None:
             run.writer.record(kind, actor, **fields)
 
+    def settings_for_run(self) -> LoadSettings:
+        """The settings a run starting now uses: Locust's options as the web form left them. Raises HarnessError.
+
+        The form shows secrets blank, and a blank secret keeps the value the process started with.
+        """
+        parsed = self.environment.parsed_options
+        if self.role != "worker" and parsed is not None:
+            for name, value in self.secrets.items():
+                if getattr(parsed, name, "") == "":
+                    setattr(parsed, name, value)
+                else:
+                    self.secrets[name] = getattr(parsed, name)
+        return LoadSettings.from_namespace(parsed)
+
     def begin_run(self, run: ActiveRun) -> None:
         if self.run is not None:
+            self.run.stop_controller()
             self.run.finish(completed=False)
             self.run.close()
         self.run = run

@@ -2,8 +2,8 @@
 
 ``--rate-profile constant`` is one stage; ``ramp`` climbs from ``--ramp-from`` to ``--rate`` in
 one-second stages over ``--duration``; ``step`` holds each of ``--step-rates`` for
-``--step-seconds``. A capacity search sets :attr:`StreamShape.stages <harness.load.shape.StreamShape>`
-directly instead.
+``--step-seconds``. (A capacity search runs each of its stages as a run of its own, with a
+constant rate.)
 """
 
 from __future__ import annotations

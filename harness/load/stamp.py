@@ -1,9 +1,11 @@
 """Message bodies and how a message carries its identity, without I/O.
 
-Every message carries its uid (``<producer>/<seq>``) and its intended and actual send times, in
-message properties by default, or (``--stamp header``) in a header at the start of the payload for
-endpoints that drop properties: ``sh1 <uid> <intended_ns> <sent_ns>\\n``, then the pattern fills
-the payload up to ``--size`` bytes.
+Every message carries the id of the run that sent it, its uid (``<producer>/<seq>``) and its
+intended and actual send times, in message properties by default, or (``--stamp header``) in a
+header at the start of the payload for endpoints that drop properties:
+``sh2 <run> <uid> <intended_ns> <sent_ns>\\n``, then the pattern fills the payload up to ``--size``
+bytes. Uids restart with every run, so the run id is what tells this run's messages from those a
+durable subscription kept from an earlier one.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 
 from harness.events import schema
 
-HEADER_MAGIC = b"sh1 "
-#: Enough base64 characters to decode any header (uid up to ~60 characters).
-_HEADER_B64_CHARS = 160
+HEADER_MAGIC = b"sh2 "
+#: Enough base64 characters to decode any header (run id and uid up to ~180 characters together).
+_HEADER_B64_CHARS = 320
 
 
 def pattern_bytes(pattern: str, size: int, seed: int = 0) -> bytes:
@@ -46,9 +48,9 @@ class PayloadSource:
         """The base64 payload of message ``seq`` when the stamp is in the properties."""
         return self._b64[seq % len(self._b64)]
 
-    def with_header(self, seq: int, uid: str, intended_ns: int, sent_ns: int) -> tuple[str, int]:
+    def with_header(self, seq: int, run: str, uid: str, intended_ns: int, sent_ns: int) -> tuple[str, int]:
         """The base64 payload with a stamped header, and its size in bytes (never below the header)."""
-        header = b"%s%s %d %d\n" % (HEADER_MAGIC, uid.encode(), intended_ns, sent_ns)
+        header = b"%s%s %s %d %d\n" % (HEADER_MAGIC, run.encode(), uid.encode(), intended_ns, sent_ns)
         raw = self._raw[seq % len(self._raw)]
         body = header + raw[len(header) :]
         return base64.b64encode(body).decode("ascii"), len(body)
@@ -58,31 +60,42 @@ class PayloadSource:
 class Stamp:
     """What a delivery tells about its message."""
 
+    run: str
     uid: str
     sent_ns: int | None
     intended_ns: int | None
 
 
-def stamp_properties(uid: str, intended_ns: int, sent_ns: int) -> dict[str, str]:
-    return {schema.PROP_UID: uid, schema.PROP_SENT_NS: str(sent_ns), schema.PROP_INTENDED_NS: str(intended_ns)}
+NO_STAMP = Stamp("", "", None, None)
+
+
+def stamp_properties(run: str, uid: str, intended_ns: int, sent_ns: int) -> dict[str, str]:
+    return {
+        schema.PROP_RUN: run,
+        schema.PROP_UID: uid,
+        schema.PROP_SENT_NS: str(sent_ns),
+        schema.PROP_INTENDED_NS: str(intended_ns),
+    }
 
 
 def read_stamp(properties: dict[str, str], payload_b64: str) -> Stamp:
-    """The stamp from the properties, else from a payload header; an empty uid when there is none."""
+    """The stamp from the properties, else from a payload header; empty run and uid when there is none."""
     uid = properties.get(schema.PROP_UID)
     if uid:
-        return Stamp(uid, _int(properties.get(schema.PROP_SENT_NS)), _int(properties.get(schema.PROP_INTENDED_NS)))
+        sent, intended = _int(properties.get(schema.PROP_SENT_NS)), _int(properties.get(schema.PROP_INTENDED_NS))
+        return Stamp(properties.get(schema.PROP_RUN) or "", uid, sent, intended)
     head = payload_b64[:_HEADER_B64_CHARS]
     try:
         raw = base64.b64decode(head[: len(head) - len(head) % 4])
     except ValueError:
-        return Stamp("", None, None)
+        return NO_STAMP
     if not raw.startswith(HEADER_MAGIC) or b"\n" not in raw:
-        return Stamp("", None, None)
-    parts = raw[len(HEADER_MAGIC) : raw.index(b"\n")].split(b" ")
-    if len(parts) != 3:
-        return Stamp("", None, None)
-    return Stamp(parts[0].decode(errors="replace"), _int(parts[2]), _int(parts[1]))
+        return NO_STAMP
+    parts = raw[len(HEADER_MAGIC) : raw.index(b"\n")].rsplit(b" ", 3)  # a run id may hold spaces, a uid not
+    if len(parts) != 4:
+        return NO_STAMP
+    run, uid, intended_text, sent_text = (part.decode(errors="replace") for part in parts)
+    return Stamp(run, uid, _int(sent_text), _int(intended_text))
 
 
 def _int(value: str | bytes | None) -> int | None:

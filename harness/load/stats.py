@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.load.ledger import DrainLedger, SeqDeltas
+
 #: Histogram keys are tenths of a millisecond below 100 ms, whole milliseconds above.
 _FINE_LIMIT_MS = 100.0
 
@@ -78,8 +80,9 @@ class ProcessCounters:
     published: int = 0
     publish_errors: int = 0
     awaiting_publish_ack: int = 0
-    acked: int = 0
+    run_deliveries: int = 0  # deliveries of this run's messages (not of an earlier run's leftovers)
     consumers_connected: int = 0
+    seqs: SeqDeltas = field(default_factory=SeqDeltas)  # what the drain waits for, shipped with each status
     consumers: dict[str, ConsumerCounts] = field(default_factory=dict)
     e2e: Histogram = field(default_factory=Histogram)
     _reported: dict[str, list[int]] = field(default_factory=dict)
@@ -99,7 +102,7 @@ class ProcessCounters:
             "published": self.published,
             "publish_errors": self.publish_errors,
             "awaiting": self.awaiting_publish_ack,
-            "acked": self.acked,
+            "delivered": self.run_deliveries,
         }
 
     def take_delta(self) -> dict[str, Any]:
@@ -138,6 +141,7 @@ class LiveView:
         self.totals = [0, 0, 0]  # sent, published, publish errors
         self._windows: deque[tuple[float, dict[int, int]]] = deque()
         self.statuses: dict[str, dict[str, Any]] = {}  # the latest status of each process, by tag
+        self.ledger = DrainLedger()  # this run's messages published and acknowledged, from every process
         self.report_url = ""
         self.report_title = ""
 
@@ -161,9 +165,8 @@ class LiveView:
         return histogram
 
     def in_flight(self) -> int:
-        published = sum(int(s.get("published", 0)) for s in self.statuses.values())
-        acked = sum(int(s.get("acked", 0)) for s in self.statuses.values())
-        return max(0, published - acked)
+        """Messages of this run published and not yet acknowledged by any consumer."""
+        return self.ledger.unsettled
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per consumer, then a row for the whole subscription (and one linking the report)."""

@@ -1,5 +1,10 @@
 """Locust users: the socket-owning base class; producers and consumers live in their own modules.
 
+Each socket has a receive greenlet. An error while handling one frame is a failed ``receive``
+request and an error row, and the loop goes on; an error that ends the loop itself is the same
+failure and row, and the socket is closed, so the user reconnects: never silent, never a socket
+left open with nobody reading it.
+
 Every publish ack and delivery is also fired as a Locust request event (type ``WS``; names
 ``publish``, ``deliver``, ``connect``, and ``send``, ``receive`` and ``ack`` for failures), so the
 live statistics mean something: ``publish``'s response time is the time to the publish ack and
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 from locust import User, constant
 
+import functools
 import time
 
 import gevent
@@ -17,8 +23,8 @@ from gevent import Greenlet
 
 from harness.events import schema
 from harness.load.runtime import Runtime, runtime_of
-from harness.load.ws import ConnectError, WsConnection
 from harness.targets.base import Endpoint, TargetError
+from harness.targets.connection import ConnectError, WsConnection
 
 REQUEST_TYPE = "WS"
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -79,6 +85,7 @@ class StreamUser(User):
         self.runtime.record(schema.CONNECT, self.actor, detail=self.connect_detail())
         self.on_connected(self.conn)
         self.rx = gevent.spawn(self._receive_loop, self.conn)
+        self.rx.link_exception(functools.partial(self._receiver_died, self.conn))
         return True
 
     def _receive_loop(self, conn: WsConnection) -> None:
@@ -86,12 +93,30 @@ class StreamUser(User):
         while True:
             data = conn.recv()
             if data is None:
+                if self.conn is conn:  # the endpoint closed it: the leaving is logged now, when it was seen
+                    self.drop_connection("closed by peer")
                 return
             try:
                 on_frame(conn, data)
             except Exception as exc:  # noqa: BLE001 - counted as a Locust failure, never silent
                 self.fire("receive", None, exception=exc, length=len(data))
                 self.runtime.record(schema.ERROR, self.actor, detail=f"receive: {type(exc).__name__}: {exc}")
+
+    def _receiver_died(self, conn: WsConnection, rx: Greenlet) -> None:
+        """A receive loop ended by an error outside a frame's handling: a failure, an error row, a closed socket.
+
+        Runs in a greenlet of its own (gevent's ``link_exception``), after the loop has died.
+        """
+        exc = rx.exception
+        failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+        self.fire("receive", None, exception=failure)
+        self.runtime.record(schema.ERROR, self.actor, detail=f"receive loop failed: {type(exc).__name__}: {exc}")
+        if self.rx is rx:
+            self.rx = None
+        if conn is self.conn:
+            self.drop_connection("receive loop failed")  # the task loop reconnects
+        else:
+            conn.close()
 
     def send_from_rx(self, conn: WsConnection, frame: str | bytes) -> bool:
         """Send from the receive greenlet; False when the socket is closed (the frame is not sent).
@@ -123,11 +148,12 @@ class StreamUser(User):
                 self.rx.kill(block=True, timeout=2)
             self.rx = None
         if conn is not None:
-            # stamped before the close frame goes out: the endpoint may redeliver what this user
-            # held as soon as it sees the close, and the log must show the leaving first
-            left_ns = time.time_ns()
+            # the endpoint may redeliver what this user held as soon as it sees the close, and the
+            # log must show the leaving first: closed_ns is when the peer's close was read, or when
+            # this side began closing (before its close frame went out)
             code = conn.close_status
             conn.close()
+            left_ns = conn.closed_ns or time.time_ns()
             note = self.on_disconnected()
             detail = reason + (f" ({code})" if code else "") + (f"; {note}" if note else "")
             self.runtime.record(schema.DISCONNECT, self.actor, detail=detail, t_ns=left_ns)

@@ -125,6 +125,15 @@ def consumer_query(settings: LoadSettings, consumer_name: str, **extra: str) -> 
     return urlencode(params)
 
 
+def websocket_base(url: str) -> str:
+    """``http(s)://`` becomes ``ws(s)://``; a trailing slash goes."""
+    if url.startswith("http://"):
+        url = "ws://" + url[len("http://") :]
+    elif url.startswith("https://"):
+        url = "wss://" + url[len("https://") :]
+    return url.rstrip("/")
+
+
 def check_reachable(url: str, timeout: float = 3.0) -> None:
     """Open and close a TCP connection to the URL's host and port; TargetError if that fails."""
     parts = urlsplit(url)
@@ -137,15 +146,3 @@ def check_reachable(url: str, timeout: float = 3.0) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise TargetError(f"cannot reach {host}:{port} ({url}): {reason}") from None
-
-
-def probe(endpoint: Endpoint, what: str) -> None:
-    """Open one WebSocket and close it, so a refused handshake is one line before any load."""
-    from harness.load.ws import ConnectError, WsConnection
-
-    try:
-        WsConnection(endpoint, timeout=10.0).close()
-    except ConnectError as exc:
-        if exc.status is not None:
-            raise TargetError(status_line(f"{what} refused", exc.status, exc.body)) from None
-        raise TargetError(f"{what} failed: {exc}") from None

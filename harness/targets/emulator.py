@@ -14,8 +14,8 @@ import sys
 import time
 
 from harness.settings import LoadSettings
-from harness.targets.base import TargetError
-from harness.targets.pulsar import PulsarTarget, websocket_base
+from harness.targets.base import TargetError, websocket_base
+from harness.targets.pulsar import PulsarTarget
 
 READY_TIMEOUT_S = 30.0
 

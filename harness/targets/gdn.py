@@ -27,9 +27,10 @@ from harness.targets.base import (
     TlsOptions,
     check_reachable,
     consumer_query,
-    probe,
     status_line,
+    websocket_base,
 )
+from harness.targets.connection import probe
 
 REST_TIMEOUT_S = 15.0
 JSON_HEADERS = {"content-type": "application/json", "x-c8-version": "30000"}
@@ -219,10 +220,7 @@ class GdnTarget(Target):
         return wire.Topic(self.tenant, self._namespace, self.topic_name)
 
     def _endpoint(self, path: str, query: str) -> Endpoint:
-        base = self.ws_api()
-        ws_base = (
-            "wss://" + base[len("https://") :] if base.startswith("https://") else "ws://" + base[len("http://") :]
-        )
+        ws_base = websocket_base(self.ws_api())
         otp = quote(self.one_time_password(), safe="")
         url = f"{ws_base}{path}?{query + '&' if query else ''}otp={otp}"
         return Endpoint(url, {}, self.tls.sslopt() if ws_base.startswith("wss://") else {})

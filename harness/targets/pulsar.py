@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from harness import wire
 from harness.settings import LoadSettings
-from harness.targets.base import Endpoint, Target, TlsOptions, check_reachable, consumer_query, probe
-
-
-def websocket_base(url: str) -> str:
-    """``http(s)://`` becomes ``ws(s)://``; a trailing slash goes."""
-    if url.startswith("http://"):
-        url = "ws://" + url[len("http://") :]
-    elif url.startswith("https://"):
-        url = "wss://" + url[len("https://") :]
-    return url.rstrip("/")
+from harness.targets.base import Endpoint, Target, TlsOptions, check_reachable, consumer_query, websocket_base
+from harness.targets.connection import probe
 
 
 class PulsarTarget(Target):

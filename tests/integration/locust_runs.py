@@ -12,15 +12,21 @@ import pandas as pd
 
 from harness.analysis.load import LoadedRun, load_run
 from harness.events import schema
-from tests.conftest import ROOT, timeout
+from tests.conftest import ROOT, own_master_port, timeout
 
 
 def run_locust(
-    args: Sequence[str], reports: Path, seconds: float = 90, env: Mapping[str, str] | None = None
+    args: Sequence[str],
+    reports: Path,
+    seconds: float = 90,
+    env: Mapping[str, str] | None = None,
+    locustfile: Path = ROOT / "locustfile.py",
 ) -> tuple[subprocess.CompletedProcess[str], LoadedRun]:
-    """``locust -f locustfile.py --headless ARGS`` to completion; returns the result and the only run folder."""
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary"]
+    """``locust -f LOCUSTFILE --headless ARGS`` to completion; returns the result and the only run folder."""
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--only-summary"]
     command += [*args, "--reports-dir", str(reports)]
+    if "--processes" in args:
+        command += own_master_port()
     result = subprocess.run(
         command,
         cwd=ROOT,

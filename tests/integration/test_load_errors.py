@@ -15,7 +15,7 @@ import pytest
 
 from harness.analysis.load import load_run
 from harness.events import schema
-from tests.conftest import ROOT, run_cli, timeout
+from tests.conftest import ROOT, own_master_port, run_cli, timeout
 from tests.integration.refusing_server import refusing_server
 from tests.integration.test_cli import assert_one_line_error
 
@@ -111,9 +111,10 @@ def test_secrets_stay_out_of_run_json_and_command_lines(tmp_path: Path) -> None:
     assert secret.encode() not in everything + out.encode() + err.encode()
 
 
-def test_a_crashed_worker_leaves_readable_events_and_an_incomplete_run(tmp_path: Path) -> None:
+def test_a_crashed_worker_leaves_readable_events_an_incomplete_run_and_no_stuck_drain(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--processes", "2"]
-    command += ["--duration", "4", "--rate", "100", "--drain-timeout", "2", "--reports-dir", str(tmp_path)]
+    command += ["--duration", "4", "--rate", "100", "--drain-timeout", "40", "--reports-dir", str(tmp_path)]
+    command += own_master_port()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + timeout(30)
@@ -126,7 +127,7 @@ def test_a_crashed_worker_leaves_readable_events_and_an_incomplete_run(tmp_path:
             time.sleep(0.1)
         assert victim is not None, "worker w1 never shipped events"
         os.kill(victim, signal.SIGKILL)
-        process.wait(timeout(60))
+        process.wait(timeout(90))
     finally:
         if process.poll() is None:
             process.kill()
@@ -135,6 +136,8 @@ def test_a_crashed_worker_leaves_readable_events_and_an_incomplete_run(tmp_path:
     run = load_run(run_dir)
     assert run.manifest["completed"] is False
     assert run.manifest["workers_lost"] == ["w1"]
+    # the lost worker's last status (producing, its sends outstanding) no longer holds the drain open
+    assert run.manifest["drained"] is True
     assert [p for p in run.problems if "corrupt" in p] == []
     assert (run.events["actor"].str.startswith("w1-")).sum() > 100, "the crashed worker's rows were kept"
     assert (run.events["kind"] == schema.SEND).sum() > 0

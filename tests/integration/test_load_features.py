@@ -6,11 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from harness.analysis.load import load_run
 from harness.events import schema
+from harness.targets.base import Endpoint
+from harness.targets.connection import ConnectError, WsConnection
+from harness.targets.emulator import EmulatorProcess
 from tests.conftest import ROOT, run_cli, timeout
 from tests.integration.garbage_server import garbage_server
 from tests.integration.locust_runs import assert_every_published_message_acked_once, rows, run_locust
@@ -104,14 +109,19 @@ def test_events_kept_on_workers_are_merged_by_collect(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "refusing to overwrite" in refused.stderr
 
 
-def test_payload_header_stamp_and_keys(tmp_path: Path) -> None:
+def test_payload_header_stamp_and_keys_with_locust_request_names(tmp_path: Path) -> None:
     args = ["--stamp", "header", "--keys", "3", "--size", "200", "--payload", "random", "--duration", "2"]
-    args += ["--rate", "50"]
-    result, run = run_locust(args, tmp_path)
+    args += ["--rate", "50", "--csv", str(tmp_path / "stats")]
+    result, run = run_locust(args, tmp_path / "reports")
     assert result.returncode == 0, result.stderr[-2000:]
     assert_every_published_message_acked_once(run)
     deliveries = rows(run, schema.DELIVER)
     assert (deliveries["detail"] == "").all() and (deliveries["size"] == 200).all()
+    # Locust's own statistics: one "publish" per publish ack, one "deliver" per delivery, no failure
+    stats = {line.split(",")[1]: line.split(",") for line in (tmp_path / "stats_stats.csv").read_text().splitlines()}
+    assert int(stats["publish"][2]) == len(rows(run, schema.PUBLISH_OK)) and stats["publish"][0] == "WS"
+    assert int(stats["deliver"][2]) == len(deliveries) and stats["deliver"][0] == "WS"
+    assert int(stats["publish"][3]) == int(stats["deliver"][3]) == 0
 
 
 def test_step_profile_changes_the_offered_rate_per_stage(tmp_path: Path) -> None:
@@ -128,9 +138,35 @@ def test_step_profile_changes_the_offered_rate_per_stage(tmp_path: Path) -> None
 
 
 def test_exclusive_subscription_with_one_consumer(tmp_path: Path) -> None:
-    args = ["--subscription-type", "Exclusive", "--consumers", "1", "--duration", "2", "--rate", "50"]
-    result, run = run_locust(args, tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    with EmulatorProcess() as emulator:
+        ws_url = emulator.url.replace("http://", "ws://")
+        path = "/ws/v2/consumer/persistent/public/default/streamharness/streamharness?subscriptionType="
+        args = ["--url", emulator.url, "--subscription-type", "Exclusive", "--consumers", "1", "--duration", "3"]
+        command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary"]
+        command += [*args, "--rate", "50", "--reports-dir", str(tmp_path)]
+        locust = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        refusals: dict[str, int | None] = {}
+        try:
+            deadline = time.monotonic() + timeout(30)
+            while time.monotonic() < deadline and not list(tmp_path.glob("*/events/*.csv")):
+                time.sleep(0.1)
+            time.sleep(1)  # the harness's consumer holds the subscription now
+            for sub_type in ("Exclusive", "Shared"):  # a second consumer of either type is turned away
+                try:
+                    WsConnection(Endpoint(ws_url + path + sub_type)).close()
+                    refusals[sub_type] = None
+                except ConnectError as exc:
+                    refusals[sub_type] = exc.status
+            _, stderr = locust.communicate(timeout=timeout(60))
+        finally:
+            if locust.poll() is None:
+                locust.kill()
+                locust.communicate()
+        WsConnection(Endpoint(ws_url + path + "Shared")).close()  # with the run's consumer gone, it is free
+    assert refusals == {"Exclusive": 409, "Shared": 409}
+    assert locust.returncode == 0, stderr[-2000:]
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    run = load_run(run_dir)
     assert_every_published_message_acked_once(run)
     assert set(rows(run, schema.CONNECT)["detail"]) >= {"Exclusive"}
 
@@ -163,3 +199,22 @@ def test_options_come_from_locust_conf_and_pyproject(tmp_path: Path) -> None:
     settings = json.loads((tmp_path / "reports" / "conf" / "run.json").read_text())["settings"]
     assert (settings["rate"], settings["producers"], settings["duration"]) == (40.0, 1, 1.0)
     assert (settings["consumers"], settings["subscription"]) == (3, "from-pyproject")
+
+
+def test_a_receive_loop_that_dies_is_a_failure_an_error_row_and_a_closed_socket(tmp_path: Path) -> None:
+    locustfile = Path(__file__).with_name("broken_receiver_locustfile.py")
+    args = ["--duration", "3", "--rate", "50", "--csv", str(tmp_path / "stats")]
+    result, run = run_locust(args, tmp_path / "reports", locustfile=locustfile)
+    assert result.returncode == 1, "the failures must fail the Locust run"
+    stats = (tmp_path / "stats_stats.csv").read_text()
+    receive = next(line for line in stats.splitlines() if ",receive," in line).split(",")
+    assert int(receive[3]) == 2, stats  # one failure per consumer, each counted
+    errors = rows(run, schema.ERROR)
+    died = errors[errors["detail"].str.startswith("receive loop failed: ReceiverBug")]
+    assert sorted(died["actor"]) == ["w0-c1", "w0-c2"]
+    gaps = rows(run, schema.DISCONNECT)
+    for actor in died["actor"]:  # its socket was closed at once and the consumer came back
+        assert (gaps[gaps["actor"] == actor]["detail"].str.startswith("receive loop failed")).sum() == 1
+        assert (rows(run, schema.CONNECT)["actor"] == actor).sum() == 2
+    assert run.manifest["drained"] is True
+    assert_every_published_message_acked_once(run)

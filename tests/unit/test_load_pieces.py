@@ -11,6 +11,7 @@ from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
 from harness.events.writer import CsvFileSink, EventWriter
 from harness.load.clocks import clock_record
 from harness.load.generator import GeneratorMonitor, combine
+from harness.load.ledger import DrainLedger, SeqDeltas, SeqSet
 from harness.load.pacing import Schedule
 from harness.load.stages import Stage, stages_from_settings
 from harness.load.stamp import PayloadSource, decoded_size, read_stamp, stamp_properties
@@ -19,18 +20,23 @@ from harness.settings import LoadSettings
 
 
 def test_stamp_round_trips_through_properties_and_header() -> None:
-    props = stamp_properties("w1-p2/7", intended_ns=100, sent_ns=150)
-    assert read_stamp(props, "") == read_stamp({}, PayloadSource("fill", 120).with_header(7, "w1-p2/7", 100, 150)[0])
+    props = stamp_properties("r 1", "w1-p2/7", intended_ns=100, sent_ns=150)
+    header = PayloadSource("fill", 120).with_header(7, "r 1", "w1-p2/7", 100, 150)[0]
+    assert read_stamp(props, "") == read_stamp({}, header)
     stamp = read_stamp(props, "")
-    assert (stamp.uid, stamp.intended_ns, stamp.sent_ns) == ("w1-p2/7", 100, 150)
+    assert (stamp.run, stamp.uid, stamp.intended_ns, stamp.sent_ns) == ("r 1", "w1-p2/7", 100, 150)
+
+
+def test_a_stamp_without_a_run_id_belongs_to_no_run() -> None:
+    assert read_stamp({"sh-uid": "w0-p1/3", "sh-sent-ns": "5"}, "").run == ""
 
 
 @pytest.mark.parametrize("pattern", ["fill", "random", "zeros"])
 def test_header_payload_keeps_the_size_and_the_pattern_tail(pattern: str) -> None:
     source = PayloadSource(pattern, 200, seed=3)
-    payload, size = source.with_header(5, "w0-p1/5", 1, 2)
+    payload, size = source.with_header(5, "20261127-194916-1b18", "w0-p1/5", 1, 2)
     assert size == 200 == decoded_size(payload)
-    small, small_size = PayloadSource(pattern, 10).with_header(0, "w0-p1/0", 1, 2)
+    small, small_size = PayloadSource(pattern, 10).with_header(0, "r", "w0-p1/0", 1, 2)
     assert small_size > 10 and decoded_size(small) == small_size  # never cut the header
 
 
@@ -65,9 +71,12 @@ def test_live_view_folds_deltas_from_several_processes() -> None:
         c = counters.consumer(f"w{i}-c1")
         c.delivered, c.acked, c.redelivered = 10 + i, 9, 1
         counters.sent, counters.published, counters.publish_errors = 20, 19, 1
+        for seq in range(19):
+            counters.seqs.publish(f"w{i}-p1", seq)
         counters.e2e.add(2.0)
         view.merge(counters.take_delta())
         view.statuses[f"w{i}"] = counters.status()
+        view.ledger.fold(counters.seqs.take())
     assert workers[0].take_delta()["consumers"] == {}  # nothing new since the last report
     rows = {r["name"]: r for r in view.rows()}
     assert rows["w1-c1"]["delivered"] == 11
@@ -76,6 +85,31 @@ def test_live_view_folds_deltas_from_several_processes() -> None:
     assert total["e2e_p50_ms"] == "2.0"
     now[0] += 11  # the latency window moves on
     assert {r["name"]: r for r in view.rows()}["all consumers"]["e2e_p99_ms"] == ""
+
+
+def test_seq_set_counts_distinct_numbers() -> None:
+    seen = SeqSet()
+    assert [seen.add(n) for n in (5, 0, 5, 1000, 0)] == [True, True, False, True, False]
+    assert seen.count == 3 and 1000 in seen and 999 not in seen and 10**6 not in seen
+
+
+def test_drain_ledger_counts_distinct_acks_of_published_messages_across_processes() -> None:
+    ledger = DrainLedger()
+    worker0, worker1 = SeqDeltas(), SeqDeltas()
+    for seq in range(4):
+        worker0.publish("w0-p1", seq)
+    worker1.ack("w0-p1/0")
+    worker1.ack("w0-p1/0")  # a second ack after a redelivery settles nothing more
+    worker0.ack("w0-p1/0")  # nor does an ack of the same message by another process
+    worker1.ack("w0-p1/9")  # acked before its publish ack was counted (or never published)
+    ledger.fold(worker1.take())
+    ledger.fold(worker0.take())
+    assert (ledger.published, ledger.settled, ledger.unsettled) == (4, 1, 3)
+    for seq in (1, 2, 3):
+        worker0.ack(f"w0-p1/{seq}")
+    ledger.fold(worker0.take())
+    assert ledger.unsettled == 0
+    assert worker0.take() == {"published": {}, "acked": {}}
 
 
 def test_schedule_retimes_without_jumping_back() -> None:
@@ -105,6 +139,14 @@ def test_generator_record_marks_saturation() -> None:
     record = combine({"w0": monitor.summary()})
     assert record["cpu_percent_max"] == 100.0 and record["cpu_percent_mean"] == 75.0
     assert record["saturated"] is True and record["schedule_lag_p99_ms"] == 30.0
+    catching_up = GeneratorMonitor()
+    for ms in [1.0] * 98:
+        catching_up.lag.add(ms)
+    for ms in [900.0, 500.0, 100.0]:  # the burst after a reconnect
+        catching_up.catch_up.add(ms)
+    record = combine({"w0": catching_up.summary()})
+    assert record["saturated"] is False and record["catch_up_sends"] == 3
+    assert record["per_worker"]["w0"]["catch_up_lag_max_ms"] == 900.0
     assert "lag_histogram" not in record["per_worker"]["w0"]
 
 

@@ -1,0 +1,49 @@
+"""The harness's locustfile, with consumers whose first socket's receive loop dies of an unexpected error.
+
+No endpoint makes the real receive loop raise anything but the errors it handles, so the socket
+read itself is made to fail once per consumer, after some frames: everything else (Locust, the
+plugin, the emulator, the event log) is the real thing.
+"""
+
+from locust import events
+
+from typing import Any
+
+import harness.load.consumer as consumer_module
+from harness.load import plugin
+from harness.load.producer import Producer
+from harness.load.shape import StreamShape
+from harness.targets.connection import WsConnection
+
+plugin.register(events)
+
+FRAMES_BEFORE_FAILURE = 20
+
+
+class ReceiverBug(Exception):
+    """An error the receive loop does not expect."""
+
+
+class BrokenConsumer(consumer_module.Consumer):
+    def on_start(self) -> None:
+        super().on_start()
+        self.broke = False
+
+    def on_connected(self, conn: WsConnection) -> None:
+        super().on_connected(conn)
+        if self.broke:
+            return
+        self.broke = True
+        real_recv = conn.recv
+        frames = [0]
+
+        def recv() -> Any:
+            frames[0] += 1
+            if frames[0] > FRAMES_BEFORE_FAILURE:
+                raise ReceiverBug("socket read failed unexpectedly")
+            return real_recv()
+
+        setattr(conn, "recv", recv)  # noqa: B010 - replaces the bound method on this one connection
+
+
+__all__ = ["BrokenConsumer", "Producer", "StreamShape"]
