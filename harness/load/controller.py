@@ -21,6 +21,7 @@ from typing import Any
 
 import gevent
 
+from harness.events.schema import SATURATION_LAG_MS
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
@@ -279,7 +280,7 @@ def finish_run(
             "the load generator was the bottleneck: schedule lag p99 %.1f ms (over %.0f ms); "
             "add workers (--processes) or lower the rate",
             gen["schedule_lag_p99_ms"],
-            generator.SATURATION_LAG_MS,
+            SATURATION_LAG_MS,
         )
     runtime.phase = Phase.DONE  # the shape now returns None: Locust stops (or quits, headless)
     if not uses_shape:

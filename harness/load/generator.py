@@ -3,7 +3,7 @@
 If the generator, not the endpoint, is the bottleneck, latency and throughput figures describe the
 harness. Each process samples its own CPU once a second (process time over wall time) and keeps
 a histogram of schedule lag (actual minus intended send time); a run whose lag p99 is over
-:data:`SATURATION_LAG_MS` is marked saturated and ends with a warning. Sends that make up for the
+:data:`~harness.events.schema.SATURATION_LAG_MS` is marked saturated and ends with a warning. Sends that make up for the
 time a producer's socket was down are late because of the endpoint, not the generator: their lag
 goes into a histogram of its own (``catch_up_sends``, ``catch_up_lag_max_ms``) and never into the
 saturation figure.
@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.events.schema import SATURATION_LAG_MS
 from harness.load.stats import Histogram
-
-SATURATION_LAG_MS = 10.0
 
 
 class GeneratorMonitor:
