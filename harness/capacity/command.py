@@ -3,7 +3,8 @@
 Everything about the regions file is checked, and every remote region's endpoint reached, before
 any load starts. Writes ``capacity.json`` and ``capacity.html`` into a folder of its own under
 ``--reports-dir``, beside one run folder per stage. Exits 0 when every region's search finished
-(whatever it found), 1 when a region failed mid-search, 2 for bad input.
+(whatever it found), 1 when a region failed mid-search, 2 for bad input, 130 when interrupted
+(the report then holds the stages finished before the signal).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def preflight(regions: RegionsFile) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.capacity.search import search_region
     from harness.events.runfolder import new_run_id
+    from harness.load.relay import RELAY
     from harness.report.capacity import write_capacity_report
 
     regions = load_regions(args.regions)
@@ -88,17 +90,25 @@ def run(args: argparse.Namespace) -> int:
             write_json(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
         return entry
 
-    if parallel:
-        with ThreadPoolExecutor(max_workers=len(regions.regions)) as pool:
-            entries = list(pool.map(searched, regions.regions))
-    else:
-        entries = [searched(region) for region in regions.regions]
+    with RELAY.installed():  # parallel searches wait on Locust from threads: the main thread relays Ctrl-C
+        if parallel:
+            with ThreadPoolExecutor(max_workers=len(regions.regions)) as pool:
+                entries = list(pool.map(searched, regions.regions))
+        else:
+            entries = []
+            for region in regions.regions:
+                if RELAY.received:
+                    break  # interrupted: the regions not yet begun are not searched
+                entries.append(searched(region))
+        interrupted = bool(RELAY.received)
     document.update(regions=entries, finished=time.time())
     write_json(folder / CAPACITY_JSON, document)
     page = write_capacity_report(folder, document)
     print()
     print(render_table(document))
     print(f"capacity report: {page}")
+    if interrupted:
+        return 130
     return 1 if any(entry["outcome"] == "failed" for entry in entries) else 0
 
 

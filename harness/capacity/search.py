@@ -2,7 +2,8 @@
 
 For an emulator region the endpoint is started once for the whole search, with the region's
 profile. A region that fails mid-search (its endpoint gone, an error) is reported as failed with
-the reason; the other regions' results are unaffected.
+the reason; the other regions' results are unaffected. A search stopped by Ctrl-C is reported as
+interrupted, with the stages it finished.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.analysis.rate_search import RateSearch
 from harness.capacity.regions import Region
 from harness.capacity.stage import StageResult, run_stage
 from harness.errors import HarnessError
+from harness.load.relay import Interrupted
 
 log = logging.getLogger("harness.capacity")
 
@@ -32,6 +34,7 @@ def search_region(
     search = RateSearch(region.search)
     results: list[StageResult] = []
     error = None
+    outcome = None
     emulator = None
     try:
         url = region.url
@@ -50,15 +53,24 @@ def search_region(
     except (HarnessError, OSError) as exc:
         error = str(exc)
         announce(f"{region.name}: search failed: {error}")
+    except Interrupted:
+        outcome = "interrupted"  # the stage under way is incomplete: the stages before it stand
+        announce(f"{region.name}: search interrupted")
     finally:
         if emulator is not None:
             emulator.stop()
-    return region_entry(region, search, results, folder, error)
+    return region_entry(region, search, results, folder, error, outcome)
 
 
 def region_entry(
-    region: Region, search: RateSearch, results: list[StageResult], folder: Path, error: str | None
+    region: Region,
+    search: RateSearch,
+    results: list[StageResult],
+    folder: Path,
+    error: str | None,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
+    """The region's entry of capacity.json; ``outcome`` overrides the search's own (an interruption)."""
     stages = [r.as_dict(folder) for r in results]
     at_capacity: dict[str, Any] = {}
     if search.holding is not None:
@@ -84,9 +96,9 @@ def region_entry(
         "name": region.name,
         "target": region.target,
         "profile": region.profile,
-        "outcome": "failed" if error else search.outcome,
+        "outcome": outcome or ("failed" if error else search.outcome),
         "error": error,
-        "capacity_msg_s": None if error else search.capacity,
+        "capacity_msg_s": None if error or outcome else search.capacity,
         # the highest rate that held: the capacity when one was found, else only a lower bound
         "highest_holding_msg_s": search.holding,
         "generator_ceiling_msg_s": search.generator_ceiling,

@@ -10,22 +10,19 @@ too (load generation never imports it), with the verdict options given to ``load
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from harness.argtypes import existing_file, non_negative_int, non_negative_number
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
+from harness.load.relay import RELAY, Interrupted
 from harness.settings import LoadSettings, add_options, secret_environment, to_arguments
 
 
@@ -100,7 +97,7 @@ def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) 
 
     ``quiet`` sends Locust's own output to /dev/null, for callers that run many short runs.
     Locust runs in a session of its own, so a Ctrl-C at the terminal reaches it once, through
-    this process: SIGINT and SIGTERM here are passed on to it as SIGINT, and this waits for it.
+    :data:`~harness.load.relay.RELAY`: SIGINT and SIGTERM here reach it as SIGINT, and this waits.
     """
     command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
     if processes:
@@ -111,40 +108,12 @@ def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) 
     env = {**os.environ, **secret_environment(settings)}
     output = subprocess.DEVNULL if quiet else None
     process = subprocess.Popen(command, env=env, stdout=output, stderr=output, start_new_session=True)
-    with _passed_on((signal.SIGINT, signal.SIGTERM), process) as received:
+    with RELAY.installed(), RELAY.watching(process):
         code = process.wait()
-    if received:
+        interrupted = bool(RELAY.received)
+    if interrupted:
         raise Interrupted(code)
     return code
-
-
-class Interrupted(KeyboardInterrupt):
-    """Locust ended because SIGINT or SIGTERM was passed on to it; ``code`` is its exit code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@contextlib.contextmanager
-def _passed_on(signals: Sequence[signal.Signals], process: subprocess.Popen[bytes]) -> Iterator[list[int]]:
-    """While inside, each of ``signals`` sent to this process reaches ``process`` as SIGINT instead.
-
-    Yields the list of signals received so far.
-    """
-    received: list[int] = []
-
-    def pass_on(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)
-
-    previous = {signum: signal.signal(signum, pass_on) for signum in signals}
-    try:
-        yield received
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _free_port() -> int:

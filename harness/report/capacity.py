@@ -30,6 +30,7 @@ OUTCOME_CLASS = {
     "above max rate": "bounded",
     "below start rate": "bounded",
     "stopped at the stage limit": "bounded",
+    "interrupted": "bounded",
 }
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.report.capacity import PLOTS
 from harness.targets.emulator import EmulatorProcess
 from tests.browser import image_widths
-from tests.conftest import run_cli, timeout
+from tests.conftest import ROOT, run_cli, timeout
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +188,42 @@ def test_regions_searched_in_parallel_all_land_in_capacity_json(tmp_path: Path) 
     assert document["parallel"] is True and document["finished"] is not None
     assert sorted(e["name"] for e in document["regions"]) == ["r0", "r1", "r2"]
     assert all(e["outcome"] == "above max rate" and e["capacity_msg_s"] == 600 for e in document["regions"])
+
+
+def test_ctrl_c_ends_a_parallel_search_with_every_locust_and_keeps_what_was_found(tmp_path: Path) -> None:
+    """SIGINT while two regions search side by side: every child ends, the report says interrupted."""
+    plan = FAST_PLAN.replace("stage_seconds = 2", "stage_seconds = 60")
+    regions = "parallel = true\n" + plan
+    regions += "".join(
+        f'\n[[region]]\nname = "r{i}"\ntarget = "emulator"\nprofile = "{profile(tmp_path, f"r{i}", 0)}"\n'
+        for i in range(2)
+    )
+    (tmp_path / "regions.toml").write_text(regions)
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-m", "harness", "capacity", str(tmp_path / "regions.toml")]
+    process = subprocess.Popen(
+        [*command, "--reports-dir", str(reports)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    descendants: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + timeout(60)
+        while time.monotonic() < deadline:  # both regions' first stages are sending
+            if len(list(reports.glob("capacity-*/stages/r*-01-*/events/*.csv"))) >= 2:
+                break
+            time.sleep(0.1)
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=timeout(60))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    _, alive = psutil.wait_procs(descendants, timeout=timeout(10))
+    for leftover in alive:
+        leftover.kill()
+    assert len(descendants) >= 4 and alive == [], "both regions' Locust and emulator end with the command"
+    assert process.returncode == 130, out + err
+    document = json.loads((only_capacity_folder(reports) / "capacity.json").read_text())
+    assert sorted(e["name"] for e in document["regions"]) == ["r0", "r1"]
+    assert all(e["outcome"] == "interrupted" and e["capacity_msg_s"] is None for e in document["regions"])
+    assert (only_capacity_folder(reports) / "capacity.html").is_file() and "interrupted" in out
