@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # STREAMHARNESS_* defaults are read here, and may be bad
         code: int = args.run(args)
         return code
     except HarnessError as exc:

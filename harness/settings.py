@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness import wire
 from harness.errors import HarnessError
@@ -20,6 +21,19 @@ from harness.errors import HarnessError
 
 class SettingsError(HarnessError, ValueError):
     """A setting with a bad value; the message is one line that names the option."""
+
+
+def check_url(flag: str, url: str) -> None:
+    """A ws(s) or http(s) URL with a host and, if any, a port that parses; SettingsError otherwise."""
+    if not url.startswith(("ws://", "wss://", "http://", "https://")):
+        raise SettingsError(f"{flag} must start with ws://, wss://, http:// or https://, not {url!r}")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise SettingsError(f"{flag} {url!r} has no host")
+    try:
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError:
+        raise SettingsError(f"{flag} {url!r} has a bad port (a number from 1 to 65535)") from None
 
 
 @dataclass(frozen=True)
@@ -228,8 +242,8 @@ class LoadSettings:
                 raise SettingsError(f"--stream must be a plain stream name, not {self.stream!r}")
         for flag in ("--url", "--region-url"):
             url = getattr(self, _dest(flag))
-            if url and not url.startswith(("ws://", "wss://", "http://", "https://")):
-                raise SettingsError(f"{flag} must start with ws://, wss://, http:// or https://, not {url!r}")
+            if url:
+                check_url(flag, url)
         if self.ca_file and not Path(self.ca_file).is_file():
             raise SettingsError(f"--ca-file {self.ca_file!r}: no such file")
         if self.target != "gdn":

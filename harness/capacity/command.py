@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_text_atomically
-from harness.capacity.regions import Region, RegionsFile, RegionsFileError, load_regions
+from harness.capacity.regions import CREDENTIAL_FIELDS, Region, RegionsFile, RegionsFileError, load_regions
 
 CAPACITY_JSON = "capacity.json"
 CAPACITY_VERSION = 1
@@ -53,10 +53,16 @@ def preflight(regions: RegionsFile) -> None:
             raise RegionsFileError(f"{where}: search: {exc}") from None
         if region.target == "emulator":
             continue
+        target = make_target(settings)
         try:
-            make_target(settings).check()
+            target.check()
         except HarnessError as exc:
             raise RegionsFileError(f"{where}: url: {exc}") from None
+        try:
+            target.check_access()
+        except HarnessError as exc:
+            field = next((key for key in CREDENTIAL_FIELDS if getattr(region, key)), "url")
+            raise RegionsFileError(f"{where}: {field}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from harness.analysis.capacity import Slo
 from harness.analysis.rate_search import SearchPlan
 from harness.errors import HarnessError
-from harness.settings import payload_frame_bytes
+from harness.settings import SettingsError, check_url, payload_frame_bytes
 from harness.wire import MAX_TEXT_FRAME_BYTES
 
 TARGETS = ("emulator", "gdn", "pulsar")
@@ -127,8 +127,14 @@ def _region(
         raise RegionsFileError(f"{where}: target: must be one of {', '.join(TARGETS)}, not {region.target!r}")
     if region.target in ("gdn", "pulsar") and not region.url:
         raise RegionsFileError(f"{where}: url: missing (required for target {region.target})")
-    if region.target == "gdn" and not (region.api_key_env or (region.email_env and region.password_env)):
-        raise RegionsFileError(f"{where}: api_key_env: missing (or email_env and password_env)")
+    if region.url:
+        try:
+            check_url("url", region.url)
+        except SettingsError as exc:
+            raise RegionsFileError(f"{where}: {exc}") from None
+    gdn_credentials = region.api_key_env or region.token_env or (region.email_env and region.password_env)
+    if region.target == "gdn" and not gdn_credentials:
+        raise RegionsFileError(f"{where}: api_key_env: missing (or token_env, or email_env and password_env)")
     if region.profile and region.target != "emulator":
         raise RegionsFileError(f"{where}: profile: only an emulator region has a profile")
     if region.profile:

@@ -73,11 +73,16 @@ def locustfile_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.analysis.verdict import load_thresholds
     from harness.events.runfolder import new_run_id
     from harness.targets import make_target
 
     settings = LoadSettings.from_namespace(args)
-    make_target(settings).check()  # fail before Locust starts, in one line
+    if args.thresholds:
+        load_thresholds(args.thresholds)  # a bad file is refused now, not after the load
+    target = make_target(settings)
+    target.check()  # fail before Locust starts, in one line: unreachable, then refused credentials
+    target.check_access()
     settings = dataclasses.replace(settings, run_id=settings.run_id or new_run_id())
     try:
         code = run_locust(settings, processes=args.processes)

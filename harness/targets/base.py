@@ -85,6 +85,9 @@ class Target(ABC):
     def check(self) -> None:
         """Cheap checks before any process starts (reachable, credentials present). Raises TargetError."""
 
+    def check_access(self) -> None:
+        """One authenticated call before any load, so refused credentials are one line. Raises TargetError."""
+
     def prepare(self) -> None:
         """Make the endpoint ready (start it, create the stream, check it answers). Raises TargetError."""
 

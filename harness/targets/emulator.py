@@ -110,6 +110,10 @@ class EmulatorTarget(PulsarTarget):
         if self._base:
             super().check()
 
+    def check_access(self) -> None:
+        if self._base:  # an embedded emulator, not started yet, takes any credentials
+            super().check_access()
+
     def prepare(self) -> None:
         if self._base:
             super().prepare()

@@ -103,6 +103,9 @@ class GdnTarget(Target):
     def check(self) -> None:
         check_reachable(self.api)
 
+    def check_access(self) -> None:
+        self.stream_topics()  # authenticated, and the fabric must exist
+
     def prepare(self) -> None:
         self.check()
         self.ensure_stream()
@@ -172,17 +175,22 @@ class GdnTarget(Target):
         self.authorization()
         return self._tenant
 
-    def ensure_stream(self) -> None:
-        """Create the stream unless it exists (a 409 from a concurrent create counts as existing)."""
+    def stream_topics(self) -> set[str]:
+        """The topics of the fabric's streams of this kind (global or local)."""
         fabric = quote(self.settings.fabric, safe="")
         is_global = "false" if self.settings.local_stream else "true"
         action = f"listing streams of fabric {self.settings.fabric}"
         listing = _json_or_fail(
             self.request("GET", f"/_fabric/{fabric}/_api/streams", action, params={"global": is_global}), action
         )
-        topics = {s.get("topic") for s in listing.get("result") or [] if isinstance(s, dict)}
-        if self.topic_name in topics:
+        return {s["topic"] for s in listing.get("result") or [] if isinstance(s, dict) and "topic" in s}
+
+    def ensure_stream(self) -> None:
+        """Create the stream unless it exists (a 409 from a concurrent create counts as existing)."""
+        if self.topic_name in self.stream_topics():
             return
+        fabric = quote(self.settings.fabric, safe="")
+        is_global = "false" if self.settings.local_stream else "true"
         action = f"creating stream {self.topic_name}"
         path = f"/_fabric/{fabric}/_api/streams/{quote(self.settings.stream, safe='')}"
         response = self.request("POST", path, action, params={"global": is_global})

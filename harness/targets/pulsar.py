@@ -25,9 +25,12 @@ class PulsarTarget(Target):
     def check(self) -> None:
         check_reachable(self._base)
 
+    def check_access(self) -> None:
+        probe(self.producer_endpoint(), f"connecting a producer to {self._base}")
+
     def prepare(self) -> None:
         self.check()
-        probe(self.producer_endpoint(), f"connecting a producer to {self._base}")
+        self.check_access()
 
     def _endpoint(self, url: str) -> Endpoint:
         headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}

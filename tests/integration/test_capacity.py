@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from harness.report.capacity import PLOTS
 from harness.targets.emulator import EmulatorProcess
 from tests.browser import image_widths
 from tests.conftest import ROOT, run_cli, timeout
+from tests.integration.refusing_server import refusing_server
 
 pytestmark = pytest.mark.slow
 
@@ -167,6 +169,21 @@ def test_bad_regions_files_stop_before_any_load(tmp_path: Path) -> None:
     assert_one_line_error(
         run_cli(["capacity", str(path), "--reports-dir", str(reports)]), "region 'far'", "url", "cannot reach"
     )
+    with refusing_server(401, "invalid credentials") as url:
+        path.write_text(
+            FAST_PLAN + f'\n[[region]]\nname = "g"\ntarget = "gdn"\nurl = "{url}"\ntoken_env = "SH_TEST_JWT"\n'
+        )
+        env = {**os.environ, "SH_TEST_JWT": "h.eyJ0ZW5hbnQiOiJ0In0.s"}  # a JWT whose tenant claim is "t"
+        refused = subprocess.run(
+            [sys.executable, "-m", "harness", "capacity", str(path), "--reports-dir", str(reports)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout(60),
+        )
+    assert_one_line_error(refused, "region 'g'", "token_env", "HTTP 401 the credentials were refused")
+    assert "eyJ0ZW5hbnQiOiJ0In0" not in refused.stderr + refused.stdout
     assert not reports.exists() or not list(reports.iterdir()), "no load ran"
 
 

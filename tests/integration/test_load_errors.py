@@ -31,6 +31,8 @@ pytestmark = pytest.mark.slow
         (["--target", "gdn", "--url", "https://gdn.example"], "--target gdn needs credentials"),
         (["--nack-probability", "1.5"], "--nack-probability"),
         (["--rate-profile", "step", "--step-rates", "10,x"], "--step-rates"),
+        (["--target", "pulsar", "--url", "ws://127.0.0.1:99999"], "--url 'ws://127.0.0.1:99999' has a bad port"),
+        (["--target", "pulsar", "--url", "ws://"], "--url 'ws://' has no host"),
     ],
 )
 def test_bad_input_is_one_line_before_any_load(args: list[str], fragment: str, tmp_path: Path) -> None:
@@ -69,11 +71,9 @@ def test_refusing_gdn_endpoint_is_one_line(status: int, meaning: str, tmp_path: 
             timeout=timeout(60),
             env=env,
         )
-    errors = [line for line in proc.stderr.splitlines() if "error" in line]
-    assert proc.returncode == 2, proc.stderr
-    assert len(errors) == 1 and f"HTTP {status} {meaning}" in errors[0], proc.stderr
-    assert "listing streams of fabric _system" in errors[0]
-    assert "s3cretvalue" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert_one_line_error(proc, f"HTTP {status} {meaning}", "listing streams of fabric _system")
+    assert "s3cretvalue" not in proc.stderr + proc.stdout
+    assert list(tmp_path.iterdir()) == [], "refused before Locust started"
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 409, 429])
@@ -82,9 +82,23 @@ def test_refused_websocket_handshake_is_one_line(status: int, tmp_path: Path) ->
         result = run_cli(
             ["load", "--target", "pulsar", "--url", url.replace("http", "ws"), "--reports-dir", str(tmp_path)]
         )
-    errors = [line for line in result.stderr.splitlines() if "error" in line]
-    assert result.returncode == 2, result.stderr
-    assert len(errors) == 1 and f"refused: HTTP {status}" in errors[0], result.stderr
+    assert_one_line_error(result, f"refused: HTTP {status}")
+    assert list(tmp_path.iterdir()) == [], "refused before Locust started"
+
+
+def test_a_bad_environment_default_or_thresholds_file_is_one_line_before_any_load(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    env = {**os.environ, "STREAMHARNESS_RATE": "abc"}
+    for command in (["load", "--duration", "2"], ["analyze", str(tmp_path)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "harness", *command], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+        assert_one_line_error(result, "STREAMHARNESS_RATE: not a valid value for --rate")
+    thresholds = tmp_path / "thresholds.toml"
+    thresholds.write_text("bogus = 1\n")
+    result = run_cli(["load", "--thresholds", str(thresholds), "--duration", "2", "--reports-dir", str(reports)])
+    assert_one_line_error(result, str(thresholds), "unknown threshold 'bogus'")
+    assert not reports.exists(), "no load ran"
 
 
 def test_secrets_stay_out_of_run_json_and_command_lines(tmp_path: Path) -> None:

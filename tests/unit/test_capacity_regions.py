@@ -80,6 +80,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         (lambda t: t.replace("p99_ms = 100", "p99_ms = -5"), "region 'lab': slo: p99_ms: must be greater than 0"),
         (lambda t: t.replace("min_jain = 0.8", "min_jain = 7"), "slo: min_jain: must be between 0 and 1"),
         (lambda t: t.replace("max_rate = 3000", "max_rate = 3000\nsize = -5"), "search: size: must not be negative"),
+        (lambda t: t.replace("macrometa.io", "macrometa.io:99999"), "region 'us-east': url 'https://play.paas"),
+        (lambda t: t.replace('api_key_env = "US_EAST_KEY"\n', ""), "region 'us-east': api_key_env: missing"),
     ],
 )
 def test_problems_name_file_region_and_field(tmp_path: Path, edit, message: str) -> None:
@@ -94,6 +96,13 @@ def test_unset_credential_variable_is_named(tmp_path: Path) -> None:
     with pytest.raises(RegionsFileError) as caught:
         load_regions(write(tmp_path, GOOD), environ={})
     assert "region 'us-east': api_key_env: environment variable US_EAST_KEY is not set" in str(caught.value)
+
+
+def test_a_gdn_region_may_take_a_jwt_by_token_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("US_EAST_JWT", "h.p.s")
+    text = GOOD.replace('api_key_env = "US_EAST_KEY"', 'token_env = "US_EAST_JWT"')
+    us, _ = load_regions(write(tmp_path, text), environ={"US_EAST_JWT": "h.p.s"}).regions
+    assert us.token_env == "US_EAST_JWT" and us.secret("token_env") == "h.p.s"
 
 
 def test_missing_file(tmp_path: Path) -> None:
