@@ -8,6 +8,7 @@ the file, the region and the field, before any load starts.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -212,7 +213,7 @@ def _typed(cls: type, key: str, value: Any, where: str) -> Any:
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float) or default is None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         value = float(value) if ok else value
     else:
         ok = isinstance(value, str)
@@ -220,7 +221,7 @@ def _typed(cls: type, key: str, value: Any, where: str) -> Any:
         if isinstance(default, bool):
             expected = "true or false"
         elif default is None or isinstance(default, int | float):
-            expected = "a number"
+            expected = "a finite number"
         else:
             expected = "a string"
         raise RegionsFileError(f"{where}: {key}: must be {expected}, not {value!r}")

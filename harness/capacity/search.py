@@ -53,6 +53,10 @@ def search_region(
     except (HarnessError, OSError) as exc:
         error = str(exc)
         announce(f"{region.name}: search failed: {error}")
+    except Exception as exc:  # a bug must not cost the other regions their results
+        log.debug("region %s: unexpected error", region.name, exc_info=True)
+        error = f"unexpected error: {type(exc).__name__}: {exc}"
+        announce(f"{region.name}: search failed: {error}")
     except Interrupted:
         outcome = "interrupted"  # the stage under way is incomplete: the stages before it stand
         announce(f"{region.name}: search interrupted")
@@ -86,7 +90,7 @@ def region_entry(
     failing = [r for r in results if not r.judgement.holds]
     first_failing = None
     if failing:
-        first = failing[0]  # the stage that ended the growth (or the generator's limit)
+        first = min(failing, key=lambda r: r.offered_rate)  # the failure that bounds the capacity
         first_failing = {
             "index": first.index,
             "offered_rate": first.offered_rate,

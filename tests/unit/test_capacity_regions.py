@@ -67,7 +67,9 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     [
         (lambda t: t.replace('name = "lab"\n', ""), "region #2: name: missing"),
         (lambda t: t.replace('profile = "eu-west"', 'profil = "eu-west"'), "region 'lab': unknown key 'profil'"),
-        (lambda t: t.replace("p99_ms = 100", "p99_ms = 'fast'"), "region 'lab': slo: p99_ms: must be a number"),
+        (lambda t: t.replace("p99_ms = 100", "p99_ms = 'fast'"), "region 'lab': slo: p99_ms: must be a finite number"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = inf"), "[search]: stage_seconds: must be a finite"),
+        (lambda t: t.replace("max_rate = 3000", "max_rate = 3000\nwarmup_seconds = nan"), "warmup_seconds: must be a"),
         (lambda t: t.replace("stage_seconds = 5", "stage_secs = 5"), "[search]: unknown key 'stage_secs'"),
         (lambda t: t.replace('url = "https://play.paas.macrometa.io"\n', ""), "region 'us-east': url: missing"),
         (lambda t: t.replace('target = "emulator"', 'target = "kafka"'), "region 'lab': target: must be one of"),

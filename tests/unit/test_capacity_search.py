@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -53,8 +54,29 @@ def test_each_failure_reason(overrides: dict[str, object], reason: str) -> None:
 
 
 def test_boundaries_hold() -> None:
-    """Exactly 97% delivered and 3% backlog growth still hold."""
-    assert judge_stage(metrics(delivered_rate=970.0, backlog_growth_rate=30.0), Slo()).holds
+    """Exactly 97% delivered and 1% backlog growth still hold; a little more does not."""
+    assert judge_stage(metrics(delivered_rate=970.0, backlog_growth_rate=10.0), Slo()).holds
+    assert not judge_stage(metrics(delivered_rate=970.0, backlog_growth_rate=10.5), Slo()).holds
+    slow = metrics(offered_rate=20.0, delivered_rate=20.0)
+    assert judge_stage(dataclasses.replace(slow, backlog_growth_rate=1.0), Slo()).holds, "noise floor"
+    assert not judge_stage(dataclasses.replace(slow, backlog_growth_rate=1.2), Slo()).holds
+
+
+@pytest.mark.parametrize("cap", [350.0, 550.0, 950.0, 2000.0, 4000.0, 6550.0])
+def test_the_real_judge_never_finds_more_than_one_percent_over_a_hard_cap(cap: float) -> None:
+    """An ideal endpoint capped at ``cap``: it delivers min(rate, cap) and queues the rest."""
+    search = RateSearch(SearchPlan(start_rate=100, growth=2, max_rate=50_000, resolution=0.05))
+    for _ in range(MAX_STAGES):
+        rate = search.next_rate()
+        if rate is None:
+            break
+        served = min(rate, cap)
+        judged = judge_stage(
+            metrics(offered_rate=rate, delivered_rate=served, backlog_growth_rate=rate - served), Slo()
+        )
+        search.record(rate, judged, served)
+    assert search.outcome == "found" and search.capacity is not None
+    assert cap * 0.95 <= search.capacity <= cap * 1.01, search.capacity
 
 
 def test_the_slo_sets_the_checkers_thresholds() -> None:

@@ -81,3 +81,21 @@ def test_a_generator_sending_less_than_offered_is_saturated() -> None:
 def test_generator_cpu_over_the_line_marks_it_saturated() -> None:
     m = stage(clean_stage(100, 4), 100, generator={"cpu_percent_max": 97.0, "saturated": False})
     assert m.generator_saturated and m.generator_cpu_max == 97.0
+
+
+def test_a_producer_the_endpoint_dropped_is_late_because_of_the_endpoint() -> None:
+    """Late sends after a producer's socket closed mid-stage are the endpoint's doing, not saturation."""
+    rows = clean_stage(100, 4, lag_ns=20 * MS)
+    rows += [f"{2 * S},disconnect,w0-p1,,,,,,closed by the endpoint", f"{2 * S + 5 * MS},connect,w0-p1,,,,,,"]
+    m = stage(rows, 200)  # behind its schedule and sending half of the offered rate
+    assert m.producer_disconnects == 1 and not m.generator_saturated
+    judgement = judge_stage(m, Slo())
+    assert not judgement.holds and not judgement.limited_by_generator
+    # a consumer's disconnect says nothing about the producers
+    rows = clean_stage(100, 4, lag_ns=20 * MS) + [f"{2 * S},disconnect,w0-c1,,,,,,"]
+    assert stage(rows, 100).producer_disconnects == 0 and stage(rows, 100).generator_saturated
+
+
+def test_a_producer_dropped_mid_stage_still_counts_a_saturated_cpu() -> None:
+    rows = clean_stage(100, 4) + [f"{2 * S},disconnect,w0-p1,,,,,,", f"{2 * S + 5 * MS},connect,w0-p1,,,,,,"]
+    assert stage(rows, 100, generator={"cpu_percent_max": 97.0}).generator_saturated
