@@ -17,6 +17,13 @@ def non_negative_number(text: str, kind: type[int] | type[float] = float) -> flo
     return value
 
 
+def positive_number(text: str) -> float:
+    value = non_negative_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     return int(non_negative_number(text, int))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.verdict import Thresholds
+from harness.argtypes import non_negative_int, non_negative_number, positive_number
 
 THRESHOLD_OPTIONS = (
     ("--max-lost", int, "max_lost", "Lost messages allowed (default 0)."),
@@ -52,46 +53,20 @@ def register(subparsers: Any) -> None:
 
 def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis")
-    group.add_argument("--window-s", type=_positive, default=10.0, help="Window for figures over time (10 s).")
+    group.add_argument("--window-s", type=positive_number, default=10.0, help="Window for figures over time (10 s).")
     group.add_argument(
-        "--starvation-s", type=_positive, default=5.0, help="Silence with a backlog that counts as starved (5 s)."
+        "--starvation-s", type=positive_number, default=5.0, help="Silence with a backlog that counts as starved (5 s)."
     )
     group.add_argument(
         "--ack-grace-ms",
-        type=_non_negative,
+        type=non_negative_number,
         default=1000.0,
         help="An ack this close before its consumer disconnected may not have arrived (1000 ms).",
     )
     limits = parser.add_argument_group("thresholds (a violation beyond one fails the run)")
     limits.add_argument("--thresholds", type=Path, help="TOML file with threshold values ([thresholds] or top-level).")
     for flag, kind, dest, text in THRESHOLD_OPTIONS:
-        limits.add_argument(flag, type=_non_negative_int if kind is int else _non_negative, dest=dest, help=text)
-
-
-def _number(text: str, kind: type[int] | type[float]) -> float:
-    """``text`` as a number of ``kind``, at least 0, or an argparse error naming what is wrong."""
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text, float)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    return _number(text, float)
-
-
-def _non_negative_int(text: str) -> int:
-    return int(_number(text, int))
+        limits.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, dest=dest, help=text)
 
 
 def options_from(args: argparse.Namespace) -> Any:
