@@ -107,6 +107,11 @@ def parse_publish(data: bytes | str) -> Publish | PublishRejected:
     return Publish(b"".join(parts), key, context)
 
 
+def rest_publish(body: bytes) -> bytes:
+    """The stored fragment of a message published over REST: the raw body is its payload, no properties."""
+    return b'"payload":"' + base64.b64encode(body) + b'","properties":{}'
+
+
 def _optional_scalar(value: Any) -> str | None:
     """Jackson turns a JSON scalar into a String field; an object or array fails."""
     if value is None:

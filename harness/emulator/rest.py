@@ -15,7 +15,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from harness.emulator import admin
+from harness.emulator import admin, frames
 from harness.emulator.auth import Authenticator, Principal
 from harness.emulator.config import BrokerError
 from harness.emulator.core import Broker
@@ -95,6 +95,7 @@ class GdnApi:
             self._add("GET", prefix + r"/(?P<topic>[^/]+)/subscriptions", self.subscriptions, auth_route)
             self._add("DELETE", prefix + r"/(?P<topic>[^/]+)/subscriptions/(?P<sub>[^/]+)", self.delete_sub, auth_route)
             self._add("POST", prefix + r"/(?P<topic>[^/]+)/expiry/(?P<seconds>[^/]+)", self.expiry, auth_route)
+            self._add("POST", prefix + r"/(?P<topic>[^/]+)/publish", self.publish, auth_route)
 
     def _add(self, method: str, pattern: str, handler: Handler, needs_auth: bool) -> None:
         self._routes.append((method, re.compile(f"^{pattern}/?$"), handler, needs_auth))
@@ -254,6 +255,12 @@ class GdnApi:
         seconds = _positive_int(p["seconds"], "expiry")
         admin.expire(self.broker, topic, seconds)
         return ok(None)
+
+    async def publish(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
+        """jsC8's ``publishMessage``: the raw body becomes one message; 202 as jsC8's own test expects."""
+        topic = self._existing(request, principal, p)
+        self.broker.publish(topic, frames.rest_publish(await request.read()))  # BacklogQuotaExceeded: refused
+        return ok(None, 202)
 
     async def get_ttl(self, _: web.Request, __: Principal | None, ___: dict[str, str]) -> web.Response:
         return ok(self.ttl_s)

@@ -112,6 +112,7 @@ class EmulatorServer:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._socket(request, path)
         response = await self.api.handle(request, path)
+        self.route()  # a REST publish or an admin call may have deliveries or closes for the sockets
         return response if response is not None else self.api.refuse(request, path, 404, "unknown path")
 
     async def _socket(self, request: web.Request, path: str) -> web.StreamResponse:

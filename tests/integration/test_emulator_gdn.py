@@ -14,7 +14,7 @@ import websocket
 from harness import wire
 from harness.targets.emulator import EmulatorProcess
 from tests.conftest import timeout
-from tests.integration.emulator_client import AUTH, TENANT, close_all, connect, consumer, producer, send
+from tests.integration.emulator_client import AUTH, TENANT, close_all, connect, consumer, producer, receive, send
 
 STREAMS = "/_fabric/_system/_api/streams"
 
@@ -98,6 +98,18 @@ def test_subscriptions_stats_backlog_and_clearing(emulator: EmulatorProcess) -> 
     assert call("DELETE", base + STREAMS + "/c8globals.s/subscriptions/nope").status_code == 404
     assert call("POST", base + STREAMS + "/ttl/1000").json()["result"] == 1000
     assert call("GET", base + STREAMS + "/ttl").json()["result"] == 1000
+
+
+def test_a_message_published_over_rest_reaches_a_consumer_at_once(emulator: EmulatorProcess) -> None:
+    base = emulator.url
+    assert call("POST", base + STREAMS + "/c8globals.nope/publish", data=b"x").status_code == 404
+    call("POST", base + STREAMS + "/s")
+    c = consumer(base.replace("http://", "ws://"), sub="sub", prefix="/_ws", topic=STREAM_TOPIC, headers=AUTH)
+    published = call("POST", base + STREAMS + "/c8globals.s/publish?global=true", data=b"hello, stream")
+    assert published.status_code == 202 and published.json() == {"error": False, "code": 202}
+    frame = receive(c)  # routed by the REST call itself, not by the next timer tick
+    assert base64.b64decode(frame["payload"]) == b"hello, stream" and frame["properties"] == {}
+    assert call("POST", base + STREAMS + "/c8globals.s/publish", headers=None, data=b"x").status_code == 401
 
 
 def test_tenant_lookup_login_and_key_validation(emulator: EmulatorProcess) -> None:
