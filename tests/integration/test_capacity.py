@@ -12,13 +12,13 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from harness.report.capacity import PLOTS
 from harness.targets.emulator import EmulatorProcess
 from tests.browser import image_widths
 from tests.conftest import ROOT, run_cli, timeout
+from tests.integration.interrupting import interrupt_when
 from tests.integration.refusing_server import refusing_server
 
 pytestmark = pytest.mark.slow
@@ -221,26 +221,12 @@ def test_ctrl_c_ends_a_parallel_search_with_every_locust_and_keeps_what_was_foun
     process = subprocess.Popen(
         [*command, "--reports-dir", str(reports)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    descendants: list[psutil.Process] = []
-    try:
-        deadline = time.monotonic() + timeout(60)
-        while time.monotonic() < deadline:  # both regions' first stages are sending
-            if len(list(reports.glob("capacity-*/stages/r*-01-*/events/*.csv"))) >= 2:
-                break
-            time.sleep(0.1)
-        descendants = psutil.Process(process.pid).children(recursive=True)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=timeout(60))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    _, alive = psutil.wait_procs(descendants, timeout=timeout(10))
-    for leftover in alive:
-        leftover.kill()
-    assert len(descendants) >= 4 and alive == [], "both regions' Locust and emulator end with the command"
-    assert process.returncode == 130, out + err
+    ended = interrupt_when(  # once both regions' first stages are sending
+        process, lambda: len(list(reports.glob("capacity-*/stages/r*-01-*/events/*.csv"))) >= 2, signal.SIGINT
+    )
+    assert len(ended.descendants) >= 4 and ended.survivors == [], "both regions' Locust and emulator end with it"
+    assert ended.returncode == 130, ended.out + ended.err
     document = json.loads((only_capacity_folder(reports) / "capacity.json").read_text())
     assert sorted(e["name"] for e in document["regions"]) == ["r0", "r1"]
     assert all(e["outcome"] == "interrupted" and e["capacity_msg_s"] is None for e in document["regions"])
-    assert (only_capacity_folder(reports) / "capacity.html").is_file() and "interrupted" in out
+    assert (only_capacity_folder(reports) / "capacity.html").is_file() and "interrupted" in ended.out

@@ -6,14 +6,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from harness.analysis.load import load_run
-from tests.conftest import ROOT, run_cli, timeout
+from tests.conftest import ROOT, run_cli
+from tests.integration.interrupting import interrupt_when
 from tests.integration.refusing_server import refusing_server
 
 pytestmark = pytest.mark.slow
@@ -36,25 +36,12 @@ def test_a_signal_stops_locust_in_order_and_the_incomplete_run_is_analysed(signu
     command = [sys.executable, "-m", "harness", "load", "--duration", "60", "--rate", "50"]
     command += ["--reports-dir", str(tmp_path), "--run-id", "sig"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    descendants: list[psutil.Process] = []
-    try:
-        deadline = time.monotonic() + timeout(40)
-        while time.monotonic() < deadline:
-            files = list((tmp_path / "sig" / "events").glob("*.csv"))
-            if files and files[0].stat().st_size > 5000:
-                break
-            time.sleep(0.2)
-        descendants = psutil.Process(process.pid).children(recursive=True)
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=timeout(120))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    _, alive = psutil.wait_procs(descendants, timeout=timeout(10))
-    for leftover in alive:  # never leave a run going, whatever the test found
-        leftover.kill()
-    assert len(descendants) >= 2 and alive == [], "Locust and its emulator must end with the command"
+    events = tmp_path / "sig" / "events"
+    ended = interrupt_when(
+        process, lambda: any(f.stat().st_size > 5000 for f in events.glob("*.csv")), signum, ready_s=40, exit_s=120
+    )
+    out, err = ended.out, ended.err
+    assert len(ended.descendants) >= 2 and ended.survivors == [], "Locust and its emulator must end with the command"
     run = load_run(tmp_path / "sig")
     assert run.manifest["completed"] is False and "stopped_ns" in run.manifest
     assert "verdict:" in out and (tmp_path / "sig" / "summary.json").is_file(), out[-2000:] + err[-2000:]
