@@ -181,10 +181,14 @@ def producer_disconnects(log: EventLog, start: int, end: int) -> int:
 
 
 def _backlog_slope(queue: Backlog, start: int, end: int) -> float:
-    """Least-squares slope of the backlog over the window, messages per second."""
+    """The backlog's growth over the window, messages per second: the median of the slopes between
+    every pair of samples (Theil-Sen). Steady growth gives its rate; a stall that queues messages
+    for a moment (a busy machine) moves few pairs, where a least-squares line would tilt with it."""
     if end <= start:
         return 0.0
     times = np.linspace(start, end, BACKLOG_SAMPLES).astype(np.int64)
     levels = queue.at(times).astype(np.float64)
-    slope = np.polyfit((times - start) / NS_PER_S, levels, 1)[0]
-    return float(slope)
+    seconds = (times - start) / NS_PER_S
+    first, second = np.triu_indices(len(times), k=1)
+    slopes = (levels[second] - levels[first]) / (seconds[second] - seconds[first])
+    return float(np.median(slopes))

@@ -48,6 +48,7 @@ def only_capacity_folder(reports: Path) -> Path:
     return folder
 
 
+@pytest.mark.alone  # on a machine shared with other tests, stalls would blur the caps it measures
 def test_capacity_found_is_within_ten_percent_of_each_cap_and_the_report_renders(tmp_path: Path) -> None:
     caps = {"small": 600.0, "large": 1500.0}
     regions = FAST_PLAN + "".join(
@@ -64,7 +65,8 @@ def test_capacity_found_is_within_ten_percent_of_each_cap_and_the_report_renders
     for name, cap in caps.items():
         entry = found[name]
         assert entry["outcome"] == "found", entry
-        assert abs(entry["capacity_msg_s"] - cap) <= 0.10 * cap, (name, entry["capacity_msg_s"], cap)
+        stages = [(s["offered_rate"], s["holds"], s["reasons"]) for s in entry["stages"]]
+        assert abs(entry["capacity_msg_s"] - cap) <= 0.10 * cap, (name, entry["capacity_msg_s"], cap, stages)
         assert entry["at_capacity"]["p99_ms"] is not None
         assert entry["first_failing"]["offered_rate"] > cap
         stages = entry["stages"]

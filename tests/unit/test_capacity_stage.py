@@ -99,3 +99,16 @@ def test_a_producer_the_endpoint_dropped_is_late_because_of_the_endpoint() -> No
 def test_a_producer_dropped_mid_stage_still_counts_a_saturated_cpu() -> None:
     rows = clean_stage(100, 4) + [f"{2 * S},disconnect,w0-p1,,,,,,", f"{2 * S + 5 * MS},connect,w0-p1,,,,,,"]
     assert stage(rows, 100, generator={"cpu_percent_max": 97.0}).generator_saturated
+
+
+def test_a_moment_of_queueing_at_the_end_of_the_window_is_not_growth() -> None:
+    """Deliveries held up in the last 300 ms of the window (a busy machine), caught up after it."""
+    rows = clean_stage(200, 4)
+    window_end = 5 * S  # producing stopped at 5 s
+    held_from, released = window_end - 300 * MS, window_end + 100 * MS
+    for i, row in enumerate(rows):
+        t, kind, rest = row.split(",", 2)
+        if kind in ("deliver", "ack") and held_from <= int(t) < window_end + 10 * MS:
+            rows[i] = f"{released + (MS if kind == 'ack' else 0)},{kind},{rest}"
+    m = stage(rows, 200)
+    assert abs(m.backlog_growth_rate) < 1, m.backlog_growth_rate
