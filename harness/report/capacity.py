@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402 - the backend is chosen first
 
 from harness.atomic import write_text_atomically  # noqa: E402
 from harness.report.html import STYLE, figures_html, table  # noqa: E402
-from harness.report.plots import DPI, SIZE, png  # noqa: E402
+from harness.report.plots import new_figure, png  # noqa: E402
 
 CAPACITY_HTML = "capacity.html"
 TEMPLATE = Path(__file__).with_name("capacity_template.html")
@@ -46,7 +46,7 @@ def _finish(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
 
 
 def offered_vs_delivered(document: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     ax = fig.subplots()
     top = 1.0
     for region in document["regions"]:
@@ -64,7 +64,7 @@ def offered_vs_delivered(document: dict[str, Any]) -> Figure:
 
 
 def p99_vs_delivered(document: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     ax = fig.subplots()
     for region in document["regions"]:
         points = [(s["delivered_rate"], s["p99_ms"]) for s in _stages(region) if s.get("p99_ms") is not None]
@@ -80,7 +80,7 @@ def p99_vs_delivered(document: dict[str, Any]) -> Figure:
 
 
 def backlog_growth(document: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     ax = fig.subplots()
     for region in document["regions"]:
         stages = _stages(region)
@@ -98,7 +98,7 @@ def backlog_growth(document: dict[str, Any]) -> Figure:
 
 def regions_side_by_side(document: dict[str, Any]) -> Figure:
     """Capacities as solid bars; a search that found only a lower bound shows it hatched."""
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     ax = fig.subplots()
     for region in document["regions"]:
         found = region.get("outcome") == "found"  # "above max rate" holds a capacity that is only a floor

@@ -22,6 +22,11 @@ SIZE = (9.0, 4.2)
 DPI = 100
 
 
+def new_figure() -> Figure:
+    """A figure of the reports' one size, laid out to fit its labels."""
+    return Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+
+
 def _empty(fig: Figure, title: str) -> Figure:
     ax = fig.subplots()
     ax.set_title(title)
@@ -37,7 +42,7 @@ def _finish(ax: Any, title: str, ylabel: str, legend: str, xlabel: str = "second
 
 
 def latency_over_time(summary: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     windows = summary["latency_ms"]["windows"]
     title = f"End-to-end latency per {windows['window_s']:g} s window"
     points = [(s, row) for s, row in zip(windows["start_s"], windows["e2e"], strict=False) if row]
@@ -56,7 +61,7 @@ def latency_over_time(summary: dict[str, Any]) -> Figure:
 
 
 def latency_distribution(summary: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     curves = summary["latency_ms"]["curve"]
     title = "Latency by percentile"
     if not any(curves.values()):
@@ -76,7 +81,7 @@ def latency_distribution(summary: dict[str, Any]) -> Figure:
 
 
 def consumers(summary: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     rows = summary["fairness"]["consumers"]
     title = "Deliveries per consumer against its expected share"
     if not rows:
@@ -92,7 +97,7 @@ def consumers(summary: dict[str, Any]) -> Figure:
 
 
 def fairness_over_time(summary: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     fairness = summary["fairness"]
     windows = fairness["windows"]
     title = f"Jain's fairness index per {windows['window_s']:g} s window"
@@ -110,7 +115,7 @@ def fairness_over_time(summary: dict[str, Any]) -> Figure:
 
 
 def rates_and_backlog(summary: dict[str, Any]) -> Figure:
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    fig = new_figure()
     series = summary["throughput"]["per_second"]
     title = "Send and delivery rates, backlog"
     if not series["t_s"]:
