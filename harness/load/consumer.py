@@ -36,9 +36,7 @@ class Consumer(StreamUser):
 
     def on_start(self) -> None:
         super().on_start()
-        settings = self.runtime.settings
-        assert settings is not None
-        self.settings = settings
+        settings = self.settings
         self.counts: ConsumerCounts = self.runtime.counters.consumer(self.actor)
         self.rng = random.Random()
         self.processing_s = settings.processing_ms / 1000.0

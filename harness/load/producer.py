@@ -42,8 +42,7 @@ class Producer(StreamUser):
 
     def on_start(self) -> None:
         super().on_start()
-        settings = self.runtime.settings
-        assert settings is not None
+        settings = self.settings
         self.payloads = PayloadSource(settings.payload, settings.size, seed=zlib.crc32(self.actor.encode()))
         self.header_stamp = settings.stamp == "header"
         self.keys = settings.keys

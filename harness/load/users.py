@@ -23,6 +23,7 @@ from gevent import Greenlet
 
 from harness.events import schema
 from harness.load.runtime import Runtime, runtime_of
+from harness.settings import LoadSettings
 from harness.targets.base import Endpoint, TargetError
 from harness.targets.connection import ConnectError, WsConnection
 
@@ -40,6 +41,9 @@ class StreamUser(User):
 
     def on_start(self) -> None:
         self.runtime: Runtime = runtime_of(self.environment)
+        settings = self.runtime.settings
+        assert settings is not None  # parsed when Locust initialised, before any user starts
+        self.settings: LoadSettings = settings
         self.actor = self.runtime.new_actor(self.kind)
         self.conn: WsConnection | None = None
         self.rx: Greenlet | None = None
