@@ -268,10 +268,8 @@ def finish_run(
         runner.stop()
     lost = coordinator.lost_workers()
     extra: dict[str, Any] = {"generator": gen, **clocks, **marks, "workers_lost": lost}
-    if coordinator.store is not None:
+    if coordinator.store is not None:  # else finish() counts this process's writer, after its flush
         extra["events_recorded"] = coordinator.store.received
-    elif run.writer is not None:
-        extra["events_recorded"] = run.writer.recorded + run.writer.buffered
     run.finish(completed=not lost, **extra)
     if lost:
         log.warning("workers %s went missing during the run; run.json marks it incomplete", ", ".join(lost))

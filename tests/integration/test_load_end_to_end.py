@@ -42,6 +42,7 @@ def test_load_run_delivers_every_message_exactly_once(tmp_path: Path) -> None:
     manifest = run.manifest
     assert manifest["completed"] is True and manifest["drained"] is True
     assert manifest["settings"]["rate"] == 50.0
+    assert manifest["events_recorded"] == len(run.events), "every row written is counted once"
 
 
 def test_analyze_json_on_a_finished_run(tmp_path: Path) -> None:
