@@ -108,14 +108,12 @@ class EventWriter:
         if not self._rows:
             return
         with self._lock:
-            remaining = len(self._rows)
-            while remaining > 0 and self._rows:
-                take = min(remaining, chunk_rows) if chunk_rows > 0 else remaining
-                rows, self._rows = self._rows[:take], self._rows[take:]
-                remaining -= take
-                self.sink.write_rows(rows)
-                if pause is not None and remaining > 0:
+            rows, self._rows = self._rows, []  # rows recorded during a pause wait for the next flush
+            step = chunk_rows if chunk_rows > 0 else len(rows)
+            for start in range(0, len(rows), step):
+                if start and pause is not None:
                     pause()
+                self.sink.write_rows(rows[start : start + step])
 
     def close(self) -> None:
         """Flush and close the sink; safe to call more than once."""
