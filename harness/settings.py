@@ -321,6 +321,12 @@ def to_arguments(settings: LoadSettings, specs: Iterable[OptionSpec] = LOAD_OPTI
     return args
 
 
+def environment_without_secrets() -> dict[str, str]:
+    """This process's environment minus every secret option's variable, for a child that needs none."""
+    secret = {spec.env_var for spec in LOAD_OPTIONS if spec.secret}
+    return {name: value for name, value in os.environ.items() if name not in secret}
+
+
 def secret_environment(settings: LoadSettings, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> dict[str, str]:
     """The secret settings as the environment variables their options read."""
     values = settings.as_dict()

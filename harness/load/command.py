@@ -23,7 +23,7 @@ from harness.argtypes import existing_file, non_negative_int, non_negative_numbe
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.load.relay import RELAY, Interrupted
-from harness.settings import LoadSettings, add_options, secret_environment, to_arguments
+from harness.settings import LoadSettings, add_options, environment_without_secrets, secret_environment, to_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -92,9 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if not (run_dir / RUN_JSON).exists():
         return code if code else 2  # Locust refused to start; it said why
     print(flush=True)
-    clean_env = {k: v for k, v in os.environ.items() if k not in secret_environment(settings)}
     analyze = [sys.executable, "-m", "harness", "analyze", str(run_dir), *verdict_arguments(args)]
-    return subprocess.run(analyze, env=clean_env).returncode
+    return subprocess.run(analyze, env=environment_without_secrets()).returncode
 
 
 def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) -> int:

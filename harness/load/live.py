@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from flask import Response, abort, redirect, request, send_from_directory
 
 from harness.load.runtime import ActiveRun, Runtime
 from harness.load.stats import COLUMNS
-from harness.settings import LOAD_OPTIONS
+from harness.settings import LOAD_OPTIONS, environment_without_secrets
 
 log = logging.getLogger("harness.load")
 
@@ -111,15 +110,13 @@ def start_analysis(runtime: Runtime, run: ActiveRun) -> None:
 
 
 def _analyse(runtime: Runtime, run_dir: Path) -> None:
-    secret_vars = {spec.env_var for spec in LOAD_OPTIONS if spec.secret}
-    env = {k: v for k, v in os.environ.items() if k not in secret_vars}
     try:
         result = subprocess.run(
             [sys.executable, "-m", "harness", "analyze", str(run_dir)],
             capture_output=True,
             text=True,
             timeout=ANALYSIS_TIMEOUT_S,
-            env=env,
+            env=environment_without_secrets(),
             check=False,
         )
         output = result.stdout + (f"\n{result.stderr}" if result.stderr.strip() else "")
