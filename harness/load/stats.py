@@ -98,9 +98,6 @@ class ProcessCounters:
         """Cumulative figures the controller needs to decide the phases (absolute, so resending is harmless)."""
         return {
             "consumers": self.consumers_connected,
-            "sent": self.sent,
-            "published": self.published,
-            "publish_errors": self.publish_errors,
             "awaiting": self.awaiting_publish_ack,
             "delivered": self.run_deliveries,
         }
