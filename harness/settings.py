@@ -18,6 +18,22 @@ from urllib.parse import urlsplit
 from harness import wire
 from harness.errors import HarnessError
 
+#: Options that may be 0 but never negative, checked in this order.
+NON_NEGATIVE_OPTIONS = (
+    "--producers",
+    "--consumers",
+    "--size",
+    "--duration",
+    "--drain-timeout",
+    "--receiver-queue-size",
+    "--keys",
+    "--ack-timeout-ms",
+    "--nack-delay-ms",
+    "--processing-ms",
+    "--ack-delay-ms",
+    "--churn-interval",
+)
+
 
 class SettingsError(HarnessError, ValueError):
     """A setting with a bad value; the message is one line that names the option."""
@@ -49,7 +65,7 @@ class OptionSpec:
 
     @property
     def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
+        return option_dest(self.flag)
 
     @property
     def is_flag(self) -> bool:
@@ -204,11 +220,8 @@ class LoadSettings:
         self._validate_target()
         if not self.subscription:
             raise SettingsError("--subscription must not be empty")
-        for flag in ("--producers", "--consumers", "--size", "--duration", "--drain-timeout", "--receiver-queue-size"):
-            _at_least(flag, getattr(self, _dest(flag)), 0)
-        for flag in ("--keys", "--ack-timeout-ms", "--nack-delay-ms", "--processing-ms", "--ack-delay-ms"):
-            _at_least(flag, getattr(self, _dest(flag)), 0)
-        _at_least("--churn-interval", self.churn_interval, 0)
+        for flag in NON_NEGATIVE_OPTIONS:
+            _at_least(flag, getattr(self, option_dest(flag)), 0)
         _at_least("--permits", self.permits, 1)
         if not self.rate > 0:
             raise SettingsError(f"--rate must be greater than 0 messages/s, not {self.rate}")
@@ -241,7 +254,7 @@ class LoadSettings:
             if not self.stream or "/" in self.stream:
                 raise SettingsError(f"--stream must be a plain stream name, not {self.stream!r}")
         for flag in ("--url", "--region-url"):
-            url = getattr(self, _dest(flag))
+            url = getattr(self, option_dest(flag))
             if url:
                 check_url(flag, url)
         if self.ca_file and not Path(self.ca_file).is_file():
@@ -272,7 +285,8 @@ class LoadSettings:
         return asdict(self)
 
 
-def _dest(flag: str) -> str:
+def option_dest(flag: str) -> str:
+    """The attribute an option's value lands in, as argparse names it: ``--max-p99-ms`` -> ``max_p99_ms``."""
     return flag.lstrip("-").replace("-", "_")
 
 

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from harness.analysis.verdict import Thresholds
 from harness.argtypes import non_negative_int, non_negative_number, positive_number
+from harness.settings import option_dest
 
+#: The verdict's thresholds as options (flag, type, help); each sets the Thresholds field of its name.
 THRESHOLD_OPTIONS = (
-    ("--max-lost", int, "max_lost", "Lost messages allowed (default 0)."),
-    ("--max-duplicated", int, "max_duplicated", "Duplicated messages allowed (default 0)."),
-    ("--max-unexpected", int, "max_unexpected", "Unexpected messages allowed (default 0)."),
-    ("--max-rejected-delivered", int, "max_rejected_delivered", "Rejected-but-delivered allowed (default 0)."),
-    ("--max-order-violations", int, "max_order_violations", "Order violations allowed, Exclusive/Failover (0)."),
-    ("--min-jain", float, "min_jain", "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
-    ("--max-p99-ms", float, "max_p99_ms", "Highest end-to-end p99 in ms that passes (default: no limit)."),
-    ("--max-starved", int, "max_starved", "Starved consumers allowed (default: not judged)."),
-    ("--max-unacked", int, "max_unacked", "Delivered but never acked messages allowed (default: not judged)."),
+    ("--max-lost", int, "Lost messages allowed (default 0)."),
+    ("--max-duplicated", int, "Duplicated messages allowed (default 0)."),
+    ("--max-unexpected", int, "Unexpected messages allowed (default 0)."),
+    ("--max-rejected-delivered", int, "Rejected-but-delivered allowed (default 0)."),
+    ("--max-order-violations", int, "Order violations allowed, Exclusive/Failover (0)."),
+    ("--min-jain", float, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
+    ("--max-p99-ms", float, "Highest end-to-end p99 in ms that passes (default: no limit)."),
+    ("--max-starved", int, "Starved consumers allowed (default: not judged)."),
+    ("--max-unacked", int, "Delivered but never acked messages allowed (default: not judged)."),
 )
 
 
@@ -65,8 +68,20 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     )
     limits = parser.add_argument_group("thresholds (a violation beyond one fails the run)")
     limits.add_argument("--thresholds", type=Path, help="TOML file with threshold values ([thresholds] or top-level).")
-    for flag, kind, dest, text in THRESHOLD_OPTIONS:
-        limits.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, dest=dest, help=text)
+    add_threshold_options(limits)
+
+
+def add_threshold_options(group: Any, flags: Collection[str] | None = None) -> None:
+    """The threshold options (those in ``flags``, or all) on an argparse group."""
+    for flag, kind, text in THRESHOLD_OPTIONS:
+        if flags is None or flag in flags:
+            group.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, help=text)
+
+
+def given_thresholds(args: argparse.Namespace) -> dict[str, float]:
+    """The threshold options given on the command line, by Thresholds field name."""
+    values = {option_dest(flag): getattr(args, option_dest(flag), None) for flag, _, _ in THRESHOLD_OPTIONS}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def options_from(args: argparse.Namespace) -> Any:
@@ -75,8 +90,7 @@ def options_from(args: argparse.Namespace) -> Any:
     from harness.analysis.verdict import load_thresholds
 
     limits = load_thresholds(args.thresholds) if args.thresholds else Thresholds()
-    given = {dest: getattr(args, dest) for _, _, dest, _ in THRESHOLD_OPTIONS if getattr(args, dest) is not None}
-    limits = limits.updated(given, "command line")
+    limits = limits.updated(given_thresholds(args), "command line")
     return Options(
         window_s=args.window_s, starvation_s=args.starvation_s, ack_grace_ms=args.ack_grace_ms, thresholds=limits
     )

@@ -19,11 +19,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.argtypes import existing_file, non_negative_int, non_negative_number
+from harness.analysis.command import add_threshold_options
+from harness.argtypes import existing_file
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.load.relay import RELAY, Interrupted
-from harness.settings import LoadSettings, add_options, environment_without_secrets, secret_environment, to_arguments
+from harness.settings import (
+    LoadSettings,
+    add_options,
+    environment_without_secrets,
+    option_dest,
+    secret_environment,
+    to_arguments,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -34,8 +42,7 @@ def register(subparsers: Any) -> None:
     )
     verdict = parser.add_argument_group("verdict (passed to the checker that ends the run)")
     verdict.add_argument("--thresholds", type=existing_file, help="TOML file of thresholds, as for analyze.")
-    for flag, kind, text in VERDICT_OPTIONS:
-        verdict.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, help=text)
+    add_threshold_options(verdict, VERDICT_FLAGS)
     parser.set_defaults(run=run)
     collect = subparsers.add_parser(
         "collect", help="Merge events files that distributed workers kept on their own disks into a run folder."
@@ -46,20 +53,14 @@ def register(subparsers: Any) -> None:
 
 
 #: Verdict thresholds ``load`` hands to ``analyze`` (which defines and documents them all).
-VERDICT_OPTIONS = (
-    ("--max-lost", int, "Lost messages allowed (default 0)."),
-    ("--max-duplicated", int, "Duplicated messages allowed (default 0)."),
-    ("--max-unexpected", int, "Unexpected messages allowed (default 0)."),
-    ("--min-jain", float, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
-    ("--max-p99-ms", float, "Highest end-to-end p99 in ms that passes (default: no limit)."),
-)
+VERDICT_FLAGS = ("--max-lost", "--max-duplicated", "--max-unexpected", "--min-jain", "--max-p99-ms")
 
 
 def verdict_arguments(args: argparse.Namespace) -> list[str]:
     """The verdict options given to ``load``, as ``analyze`` arguments."""
     arguments = ["--thresholds", str(args.thresholds)] if getattr(args, "thresholds", None) else []
-    for flag, _, _ in VERDICT_OPTIONS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+    for flag in VERDICT_FLAGS:
+        value = getattr(args, option_dest(flag), None)
         if value is not None:
             arguments += [flag, str(value)]
     return arguments
