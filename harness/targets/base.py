@@ -59,6 +59,10 @@ class TlsOptions:
             return False
         return self.ca_file or True
 
+    def sslopt_for(self, url: str) -> dict[str, Any]:
+        """:meth:`sslopt` for a ``wss://`` URL; nothing for plain ``ws://``."""
+        return self.sslopt() if url.startswith("wss://") else {}
+
     def sslopt(self) -> dict[str, Any]:
         """The ``sslopt`` argument of websocket-client (empty = verify against the system store)."""
         if self.insecure:

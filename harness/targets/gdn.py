@@ -91,6 +91,8 @@ class GdnTarget(Target):
         self._ws_api = "" if settings.local_stream else self.api  # regional host for local streams, found lazily
         prefix = "c8local" if settings.local_stream else "c8global"
         self._namespace, self._topic_prefix = f"{prefix}.{settings.fabric}", f"{prefix}s."
+        self._streams = f"/_fabric/{quote(settings.fabric, safe='')}/_api/streams"  # the REST collection
+        self._kind = {"global": "false" if settings.local_stream else "true"}  # query of every streams call
 
     @property
     def base_url(self) -> str:
@@ -177,23 +179,17 @@ class GdnTarget(Target):
 
     def stream_topics(self) -> set[str]:
         """The topics of the fabric's streams of this kind (global or local)."""
-        fabric = quote(self.settings.fabric, safe="")
-        is_global = "false" if self.settings.local_stream else "true"
         action = f"listing streams of fabric {self.settings.fabric}"
-        listing = _json_or_fail(
-            self.request("GET", f"/_fabric/{fabric}/_api/streams", action, params={"global": is_global}), action
-        )
+        listing = _json_or_fail(self.request("GET", self._streams, action, params=self._kind), action)
         return {s["topic"] for s in listing.get("result") or [] if isinstance(s, dict) and "topic" in s}
 
     def ensure_stream(self) -> None:
         """Create the stream unless it exists (a 409 from a concurrent create counts as existing)."""
         if self.topic_name in self.stream_topics():
             return
-        fabric = quote(self.settings.fabric, safe="")
-        is_global = "false" if self.settings.local_stream else "true"
         action = f"creating stream {self.topic_name}"
-        path = f"/_fabric/{fabric}/_api/streams/{quote(self.settings.stream, safe='')}"
-        response = self.request("POST", path, action, params={"global": is_global})
+        path = f"{self._streams}/{quote(self.settings.stream, safe='')}"
+        response = self.request("POST", path, action, params=self._kind)
         if response.status_code != 409:
             _json_or_fail(response, action)
 
@@ -231,7 +227,7 @@ class GdnTarget(Target):
         ws_base = websocket_base(self.ws_api())
         otp = quote(self.one_time_password(), safe="")
         url = f"{ws_base}{path}?{query + '&' if query else ''}otp={otp}"
-        return Endpoint(url, {}, self.tls.sslopt() if ws_base.startswith("wss://") else {})
+        return Endpoint(url, {}, self.tls.sslopt_for(url))
 
     def producer_endpoint(self) -> Endpoint:
         return self._endpoint(wire.ws_path("producer", self._topic(), prefix=wire.MACROMETA_WS_PREFIX), "")

@@ -34,7 +34,7 @@ class PulsarTarget(Target):
 
     def _endpoint(self, url: str) -> Endpoint:
         headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}
-        return Endpoint(url, headers, self.tls.sslopt() if url.startswith("wss://") else {})
+        return Endpoint(url, headers, self.tls.sslopt_for(url))
 
     def producer_endpoint(self) -> Endpoint:
         return self._endpoint(self._base + wire.ws_path("producer", self.topic, prefix=self.ws_prefix))
