@@ -13,6 +13,7 @@ import numpy as np
 
 from harness.analysis import eventlog as el
 from harness.analysis.eventlog import EventLog
+from harness.analysis.messages import Rows
 
 _CONSUMER = re.compile(r"-c\d+$")
 
@@ -37,10 +38,9 @@ class Intervals:
         return total
 
 
-def consumer_actors(log: EventLog) -> list[int]:
+def consumer_actors(log: EventLog, deliveries: Rows) -> list[int]:
     """Actor codes of consumers: every actor that received a delivery or is named ``<worker>-c<n>``."""
-    kinds = log.column("kind")
-    delivering = set(np.unique(log.column("actor")[kinds == el.DELIVER]).tolist())
+    delivering = set(np.unique(deliveries.actor).tolist())
     named = {code for code, name in enumerate(log.actors) if _CONSUMER.search(name)}
     return sorted(code for code in delivering | named if code >= 0)
 

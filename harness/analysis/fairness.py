@@ -60,7 +60,7 @@ def fairness(
     window_ns: int,
     starvation_ns: int,
 ) -> dict[str, Any]:
-    consumers = sorted(consumer_actors(log), key=lambda code: log.actors[code])
+    consumers = sorted(consumer_actors(log, m.deliveries), key=lambda code: log.actors[code])
     connected = intervals(log, consumers, start_ns, end_ns)
     delivered = np.bincount(m.deliveries.actor[m.deliveries.actor >= 0], minlength=len(log.actors))
     span_s = max(end_ns - start_ns, 1) / 1e9

@@ -25,7 +25,7 @@ import pandas as pd
 
 from harness.analysis import eventlog as el
 from harness.analysis.eventlog import Bools, Codes, EventLog, Ints
-from harness.analysis.messages import Messages, Rows
+from harness.analysis.messages import Messages, Rows, rows_of
 
 #: Reason codes for an extra delivery.
 UNEXPLAINED, NACK, HOLDER_LEFT, ACK_TIMEOUT = 0, 1, 2, 3
@@ -76,7 +76,7 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     ).sort_values("t_prev", kind="stable")
     acks = _subset(messages.acks, multi)
     nacks = _subset(messages.nacks, multi)
-    disconnects = _disconnects(log)
+    disconnects = rows_of(log, el.DISCONNECT)
     ack_ns = _next_by(left, "t_prev", acks, base, by=["uid", "holder"])
     nack_ns = _next_by(left, "t_prev", nacks, base, by=["uid", "holder"])
     left_ns = _next_by(left, "t_prev", disconnects, base, by=["holder"])
@@ -137,13 +137,6 @@ def _republished(messages: Messages, uid: Codes, msg_id: Codes, extra: Ints, pre
 def _subset(rows: Rows, wanted: Bools) -> Rows:
     keep = (rows.uid >= 0) & wanted[np.maximum(rows.uid, 0)] if len(rows) else np.zeros(0, dtype=bool)
     return Rows(rows.uid[keep], rows.t_ns[keep], rows.actor[keep], rows.index[keep])
-
-
-def _disconnects(log: EventLog) -> Rows:
-    mask = log.column("kind") == el.DISCONNECT
-    index = np.flatnonzero(mask)
-    actor = log.column("actor")[index].astype(np.int32)
-    return Rows(np.full(len(index), el.NO_CODE, dtype=np.int32), log.column("t_ns")[index], actor, index)
 
 
 def _next_by(left: pd.DataFrame, on: str, rows: Rows, base: int, by: list[str]) -> np.ndarray:

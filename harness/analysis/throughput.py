@@ -75,8 +75,14 @@ def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_
     kinds = log.column("kind")
     t_ns = log.column("t_ns")
     per_second: dict[str, Any] = {"t_s": list(range(seconds))}
-    for name, kind in (("send", el.SEND), ("publish_ok", el.PUBLISH_OK), ("deliver", el.DELIVER), ("ack", el.ACK)):
-        bins = window_keys(t_ns[kinds == kind], start_ns, NS_PER_S)
+    times = {
+        "send": t_ns[kinds == el.SEND],
+        "publish_ok": t_ns[kinds == el.PUBLISH_OK],
+        "deliver": m.deliveries.t_ns,  # every delivery and ack row: gather kept them
+        "ack": m.acks.t_ns,
+    }
+    for name, kind_times in times.items():
+        bins = window_keys(kind_times, start_ns, NS_PER_S)
         per_second[name] = np.bincount(bins[bins < seconds], minlength=seconds).tolist()
     boundaries = start_ns + (np.arange(seconds, dtype=np.int64) + 1) * NS_PER_S
     per_second["backlog"] = queue.at(np.minimum(boundaries, end_ns)).tolist()
