@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis import eventlog as el
-from harness.analysis.eventlog import MISSING, EventLog
+from harness.analysis.eventlog import MISSING, NO_CODE, EventLog
 from harness.analysis.load import LoadedRun
-from harness.analysis.messages import Messages
+from harness.analysis.messages import Messages, rows_of
 from harness.analysis.quantiles import describe
 from harness.analysis.runinfo import RunInfo, run_info
 from harness.analysis.summary import Analysis
-from harness.analysis.throughput import Backlog
+from harness.analysis.throughput import Backlog, producing_span
 from harness.analysis.verdict import Thresholds
 from harness.events.schema import SATURATION_CPU_PERCENT, SATURATION_LAG_MS
 
@@ -114,10 +114,9 @@ def judge_stage(metrics: StageMetrics, slo: Slo) -> StageJudgement:
 
 def stage_window(info: RunInfo, m: Messages, warmup_s: float) -> tuple[int, int]:
     """The stage's measured window in ns: from the end of the warm-up to when producing stopped."""
-    sends = m.send_ns[m.send_ns != MISSING]
-    start = info.producing_started_ns or (int(sends.min()) if len(sends) else 0)
-    end = info.producing_stopped_ns or (int(sends.max()) if len(sends) else start)
-    return start + int(warmup_s * NS_PER_S), end
+    started, stopped = producing_span(info, m)
+    start = started or 0
+    return start + int(warmup_s * NS_PER_S), stopped or start
 
 
 def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageMetrics:
@@ -130,7 +129,7 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     summary, m, queue = analysis
     start, end = stage_window(info, m, warmup_s)
     seconds = max(end - start, 1) / NS_PER_S
-    offered = float(summary["throughput"].get("offered_rate") or info.offered_rate or 0.0)
+    offered = float(info.offered_rate or 0.0)
     sent_in_window = (m.send_ns >= start) & (m.send_ns < end)
     first = m.first_deliver_ns
     delivered_in_window = (first != MISSING) & (first >= start) & (first < end)
@@ -141,8 +140,8 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     lag_figures = describe(lag) if len(lag) else {}
     lag_p50, lag_p99 = lag_figures.get("p50"), lag_figures.get("p99")
     sent_rate = float(np.count_nonzero(sent_in_window)) / seconds
-    cpu_max = (summary["throughput"].get("generator") or {}).get("cpu_percent_max")
-    dropped = producer_disconnects(run.log, start - int(warmup_s * NS_PER_S), end)
+    cpu_max = info.generator.get("cpu_percent_max")
+    dropped = producer_disconnects(run.log, m, start - int(warmup_s * NS_PER_S), end)
     # a producer whose socket the endpoint dropped sends nothing, then catches up late: the
     # endpoint's doing, so only the generator's CPU can then say it was saturated
     behind = dropped == 0 and (
@@ -172,11 +171,12 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     )
 
 
-def producer_disconnects(log: EventLog, start: int, end: int) -> int:
+def producer_disconnects(log: EventLog, m: Messages, start: int, end: int) -> int:
     """Disconnects of producers (actors that sent) from ``start`` until producing stopped at ``end``."""
-    kinds, actors, times = log.column("kind"), log.column("actor"), log.column("t_ns")
-    producers = np.unique(actors[kinds == el.SEND])
-    dropped = (kinds == el.DISCONNECT) & np.isin(actors, producers) & (times >= start) & (times < end)
+    disconnects = rows_of(log, el.DISCONNECT)
+    producers = np.unique(m.producer[m.producer != NO_CODE])
+    times = disconnects.t_ns
+    dropped = np.isin(disconnects.actor, producers) & (times >= start) & (times < end)
     return int(np.count_nonzero(dropped))
 
 

@@ -69,6 +69,16 @@ def backlog(m: Messages) -> Backlog:
     return Backlog(times, level, busy_before[: len(times)])
 
 
+def producing_span(info: RunInfo, m: Messages) -> tuple[int | None, int | None]:
+    """When producing started and stopped (ns): as run.json noted them, else the first and last send."""
+    sends = m.send_ns[m.send_ns != MISSING]
+    first_send = int(sends.min()) if len(sends) else None
+    last_send = int(sends.max()) if len(sends) else None
+    started = first_send if info.producing_started_ns is None else info.producing_started_ns
+    stopped = last_send if info.producing_stopped_ns is None else info.producing_stopped_ns
+    return started, stopped
+
+
 def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_ns: int, end_ns: int) -> dict[str, Any]:
     """Per-second rates and backlog, drain time, achieved against offered rate."""
     seconds = int(max(0, end_ns - start_ns) // NS_PER_S + 1)
@@ -89,11 +99,9 @@ def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_
 
     sends = m.send_ns[m.send_ns != MISSING]
     first_send = int(sends.min()) if len(sends) else None
-    last_send = int(sends.max()) if len(sends) else None
     acks = m.first_ack_ns[m.first_ack_ns != MISSING]
     last_ack = int(acks.max()) if len(acks) else None
-    producing_from = first_send if info.producing_started_ns is None else info.producing_started_ns
-    producing_to = last_send if info.producing_stopped_ns is None else info.producing_stopped_ns
+    producing_from, producing_to = producing_span(info, m)
     producing_s = None
     if producing_from is not None and producing_to is not None:
         producing_s = (producing_to - producing_from) / 1e9
