@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 
 def write_text_atomically(path: Path, text: str) -> Path:
@@ -17,3 +19,8 @@ def write_text_atomically(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def write_json_atomically(path: Path, document: dict[str, Any]) -> Path:
+    """``document`` as indented JSON (no NaN or infinity: every reader can parse it), written atomically."""
+    return write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False) + "\n")

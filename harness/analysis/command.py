@@ -98,13 +98,9 @@ def options_from(args: argparse.Namespace) -> Any:
 
 def analyze(run_dir: Path, as_json: bool = False, options: Any = None, write_report: bool = True) -> int:
     """Load, check, write summary.json (and the report), print; returns the verdict's exit code."""
-    from harness.analysis.load import load_run
-    from harness.analysis.summary import summarize, write_summary
     from harness.report.console import render_summary
 
-    summary = summarize(load_run(run_dir), options)
-    write_summary(run_dir, summary)
-    report_path = _write_report(run_dir, summary) if write_report else None
+    summary, report_path = _check(run_dir, options, write_report)
     if as_json:
         print(json.dumps(summary, indent=1))
     else:
@@ -118,20 +114,24 @@ def analyze(run_dir: Path, as_json: bool = False, options: Any = None, write_rep
 
 def report(run_dir: Path, options: Any = None) -> int:
     """Re-analyse a run folder and write summary.json, the plots and report.html; 0 once written."""
+    summary, report_path = _check(run_dir, options, with_report=True)
+    print(f"report: {report_path}")
+    print(f"verdict: {summary['verdict'].upper()}")
+    return 0
+
+
+def _check(run_dir: Path, options: Any, with_report: bool) -> tuple[dict[str, Any], Path | None]:
+    """Check the run folder and write summary.json there (and the report, when asked)."""
     from harness.analysis.load import load_run
     from harness.analysis.summary import summarize, write_summary
 
     summary = summarize(load_run(run_dir), options)
     write_summary(run_dir, summary)
-    print(f"report: {_write_report(run_dir, summary)}")
-    print(f"verdict: {summary['verdict'].upper()}")
-    return 0
+    if not with_report:
+        return summary, None
+    from harness.report.html import write_report  # matplotlib: only when plots are drawn
 
-
-def _write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
-    from harness.report.html import write_report
-
-    return write_report(run_dir, summary)
+    return summary, write_report(run_dir, summary)
 
 
 def compare(run_a: Path, run_b: Path, as_json: bool = False) -> int:

@@ -7,7 +7,6 @@ within a version.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from harness.analysis.messages import Messages, gather
 from harness.analysis.runinfo import run_info
 from harness.analysis.throughput import Backlog, backlog, throughput
 from harness.analysis.verdict import Thresholds, judge
-from harness.atomic import write_text_atomically
+from harness.atomic import write_json_atomically
 from harness.events.runfolder import redact
 
 SUMMARY_VERSION = 1
@@ -150,4 +149,4 @@ def plain(value: Any) -> Any:
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     """Write ``summary.json`` atomically (a reader never sees half of it)."""
-    return write_text_atomically(run_dir / SUMMARY_JSON, json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    return write_json_atomically(run_dir / SUMMARY_JSON, summary)

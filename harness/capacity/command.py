@@ -10,14 +10,13 @@ any load starts. Writes ``capacity.json`` and ``capacity.html`` into a folder of
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_text_atomically
+from harness.atomic import write_json_atomically
 from harness.capacity.regions import CREDENTIAL_FIELDS, Region, RegionsFile, RegionsFileError, load_regions
 
 CAPACITY_JSON = "capacity.json"
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         entry = search_region(region, folder, _say)
         with lock:  # parallel searches finish in any order; one writer at a time
             document["regions"].append(entry)
-            write_json(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
+            write_json_atomically(folder / CAPACITY_JSON, document)  # what is known so far survives an interruption
         return entry
 
     with RELAY.installed():  # parallel searches wait on Locust from threads: the main thread relays Ctrl-C
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 entries.append(searched(region))
         interrupted = bool(RELAY.received)
     document.update(regions=entries, finished=time.time())
-    write_json(folder / CAPACITY_JSON, document)
+    write_json_atomically(folder / CAPACITY_JSON, document)
     page = write_capacity_report(folder, document)
     print()
     print(render_table(document))
@@ -120,10 +119,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _say(line: str) -> None:
     print(line, flush=True)
-
-
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def render_table(document: dict[str, Any]) -> str:
