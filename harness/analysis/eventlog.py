@@ -35,7 +35,6 @@ CONNECT: Final = KIND_CODES[schema.CONNECT]
 DISCONNECT: Final = KIND_CODES[schema.DISCONNECT]
 
 INT_COLUMNS: Final = ("t_ns", "intended_ns", "redelivery", "size")
-TEXT_COLUMNS: Final = ("kind", "actor", "uid", "msg_id", "detail")
 
 Ints = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.int32]

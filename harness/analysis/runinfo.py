@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-NS_PER_MS = 1_000_000
-
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -26,7 +24,6 @@ class RunInfo:
     drained: bool | None = None
     producing_started_ns: int | None = None
     producing_stopped_ns: int | None = None
-    drain_ended_ns: int | None = None
     clock_uncertainty_ns: dict[str, int] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
 
@@ -61,7 +58,6 @@ def run_info(manifest: dict[str, Any]) -> RunInfo:
         drained=manifest["drained"] if isinstance(manifest.get("drained"), bool) else None,
         producing_started_ns=_integer(manifest.get("producing_started_ns")),
         producing_stopped_ns=_integer(manifest.get("producing_stopped_ns")),
-        drain_ended_ns=_integer(manifest.get("drain_ended_ns")),
         clock_uncertainty_ns={str(k): int(v) for k, v in (uncertainty or {}).items() if isinstance(v, int | float)}
         if isinstance(uncertainty, dict)
         else {},
