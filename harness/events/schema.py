@@ -76,3 +76,6 @@ RUN_JSON: Final = "run.json"
 SATURATION_LAG_MS: Final = 10.0
 #: Likewise a generator process that used more than this much of its core (Locust's own warning line).
 SATURATION_CPU_PERCENT: Final = 90.0
+#: Seconds a producer or consumer may stay cut off from the endpoint (socket dropped, connects
+#: failing) before the run is marked incomplete with an ``endpoint_lost`` record in run.json.
+ENDPOINT_LOST_BOUND_S: Final = 5.0
