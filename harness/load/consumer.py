@@ -25,7 +25,10 @@ from harness.load.stamp import Stamp, decoded_size, read_stamp
 from harness.load.stats import ConsumerCounts
 from harness.load.users import IDLE_POLL_S, StreamUser
 from harness.targets.base import Endpoint
-from harness.targets.connection import WsConnection
+from harness.targets.connection import ConnectError, WsConnection
+
+#: The HTTP status of a handshake refused because the subscription admits no further consumer.
+CONSUMER_BUSY = 409
 
 
 class Consumer(StreamUser):
@@ -58,6 +61,14 @@ class Consumer(StreamUser):
     def connect_detail(self) -> str:
         return self.settings.subscription_type
 
+    def expected_refusal(self, exc: Exception) -> bool:
+        """HTTP 409 "consumer busy": Exclusive and Failover subscriptions may turn a further consumer away."""
+        return (
+            isinstance(exc, ConnectError)
+            and exc.status == CONSUMER_BUSY
+            and self.settings.subscription_type in ("Exclusive", "Failover")
+        )
+
     @task
     def consume(self) -> None:
         # The work happens in the receive greenlet; this loop keeps the socket open and churns it.
@@ -73,7 +84,7 @@ class Consumer(StreamUser):
                     self.next_churn = now + churn * self.rng.uniform(0.5, 1.0)  # staggered across consumers
                 elif now >= self.next_churn:
                     self.next_churn = now + churn
-                    self.drop_connection("churn")
+                    self.drop_connection("churn", deliberate=True)
                     continue
             gevent.sleep(IDLE_POLL_S)
 

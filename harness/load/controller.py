@@ -9,6 +9,10 @@ The backlog is empty when every message of this run that was published has been 
 (distinct messages, see :mod:`harness.load.ledger`), no publish awaits its answer, and no delivery
 came for :data:`QUIET_S`. One controller drives one run: it is killed when its run is stopped or a
 new run begins, and it gives up by itself as soon as the runtime's run is no longer its own.
+
+It is also the one place that decides whether the endpoint was lost (``endpoint_lost``, from the
+cut-off actors every status reports, see :mod:`harness.load.outages`) and which workers were lost
+(``workers_lost``, with when the master first saw each missing); either makes the run incomplete.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 
 import gevent
 
-from harness.events.schema import SATURATION_LAG_MS
+from harness.events.schema import ENDPOINT_LOST_BOUND_S, SATURATION_LAG_MS
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
+from harness.load.outages import EndpointWatch, summary_line
 from harness.load.runtime import ActiveRun, Phase, Runtime
 from harness.load.stages import Stage
 
@@ -49,6 +54,8 @@ class Coordinator:
         self.runtime = runtime
         self.node_tags: dict[str, str] = {}  # node id -> worker tag, of the workers still reporting
         self.lost: dict[str, str] = {}  # node id -> worker tag, of workers Locust reports missing
+        self.missing_since: dict[str, int] = {}  # node id -> wall ns when first seen missing
+        self.watch = EndpointWatch(ENDPOINT_LOST_BOUND_S)  # who is cut off from the endpoint, by worker
         self.run_id = ""
         self._delivered = -1  # this run's deliveries over all processes, when last seen changing
         self._delivered_changed = 0.0
@@ -69,8 +76,12 @@ class Coordinator:
         if data.pop("run", None) != self.run_id:
             return  # the last word of an earlier run
         seqs = data.pop("seqs", None)
+        self.watch.fold(tag, data)
+        data.pop("cut_off", None)
+        data.pop("outages", None)
         self.node_tags[node_id] = tag
         self.lost.pop(node_id, None)
+        self.missing_since.pop(node_id, None)
         live = self.runtime.live
         live.statuses[tag] = data
         if seqs:
@@ -94,6 +105,8 @@ class Coordinator:
         self.pongs.clear()
         self.finals.clear()
         self.lost.clear()
+        self.missing_since.clear()
+        self.watch = EndpointWatch(ENDPOINT_LOST_BOUND_S)
         self._delivered = -1
 
     def forget_lost(self) -> None:
@@ -101,7 +114,9 @@ class Coordinator:
         runner = self.runtime.environment.runner
         if not isinstance(runner, MasterRunner):
             return
+        now_ns = time.time_ns()
         for node in runner.clients.missing:
+            self.missing_since.setdefault(node.id, now_ns)
             tag = self.node_tags.pop(node.id, None)
             if tag is not None:
                 self.lost[node.id] = tag
@@ -173,13 +188,41 @@ class Coordinator:
             gevent.sleep(POLL_S)
         return dict(self.finals)
 
-    def lost_workers(self) -> list[str]:
-        runner = self.runtime.environment.runner
-        if not isinstance(runner, MasterRunner):
-            return []
+    def lost_workers(self) -> list[dict[str, Any]]:
+        """run.json's ``workers_lost``: ``{"worker": tag, "lost_ns": first seen missing}`` per lost worker.
+
+        A worker lost before its first status is named by its Locust node id.
+        """
         self.forget_lost()
-        never_reported = [node.id for node in runner.clients.missing if node.id not in self.lost]
-        return sorted([*self.lost.values(), *never_reported])
+        records = {self.lost.get(node_id, node_id): since for node_id, since in self.missing_since.items()}
+        return [{"worker": tag, "lost_ns": records[tag]} for tag in sorted(records)]
+
+    def lost_tags(self) -> frozenset[str]:
+        return frozenset(self.lost.values())
+
+    def sleep_watching(self, seconds: float, run: ActiveRun) -> None:
+        """Sleep ``seconds`` (or until ``run`` is no longer the runtime's), noting lost workers as they go."""
+        deadline = time.monotonic() + seconds
+        while self.runtime.run is run and (left := deadline - time.monotonic()) > 0:
+            gevent.sleep(min(left, POLL_S * 4))
+            self.forget_lost()
+
+    def endpoint_lost(self, now_ns: int, stages: list[Stage], producing_stopped_ns: int) -> dict[str, Any] | None:
+        """run.json's ``endpoint_lost`` as of ``now_ns`` (the drain's end), or None; logs one warning line."""
+        settings = self.runtime.settings
+        assert settings is not None
+        scheduled = scheduled_sends(stages, settings.producers)
+        record = self.watch.record(now_ns, scheduled, producing_stopped_ns, self.lost_tags())
+        if record is not None:
+            log.warning("%s; run.json marks the run incomplete", summary_line(record))
+        return record
+
+
+def scheduled_sends(stages: list[Stage], producers: int) -> float | None:
+    """How many sends the stages asked of all producers; None when a stage has no end."""
+    if any(stage.seconds <= 0 for stage in stages):
+        return None
+    return sum(stage.rate * stage.seconds for stage in stages) * producers
 
 
 def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage], run: ActiveRun) -> None:
@@ -212,12 +255,13 @@ def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage],
         coordinator.broadcast(Phase.PRODUCING, stage.rate)
         if stage.seconds <= 0:
             return  # produce until the user stops the run
-        gevent.sleep(stage.seconds)
+        coordinator.sleep_watching(stage.seconds, run)
         if runtime.run is not run:
             return
 
     coordinator.broadcast(Phase.DRAINING)
-    run.note(producing_stopped_ns=time.time_ns())
+    producing_stopped_ns = time.time_ns()
+    run.note(producing_stopped_ns=producing_stopped_ns)
     deadline = time.monotonic() + settings.drain_timeout
     while not coordinator.drained() and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
@@ -230,8 +274,9 @@ def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage],
         log.warning(
             "drain timed out after %g s: %d messages published but not acknowledged", settings.drain_timeout, unsettled
         )
+    endpoint_lost = coordinator.endpoint_lost(drain_ended_ns, stages, producing_stopped_ns)
     marks = {"drained": drained, "drain_ended_ns": drain_ended_ns, "unsettled": unsettled}
-    finish_run(runtime, run, coordinator, clocks_at_start, **marks)
+    finish_run(runtime, run, coordinator, clocks_at_start, endpoint_lost=endpoint_lost, **marks)
 
 
 def finish_run(
@@ -239,6 +284,7 @@ def finish_run(
     run: ActiveRun,
     coordinator: Coordinator,
     clocks_at_start: dict[str, tuple[int, int]],
+    endpoint_lost: dict[str, Any] | None = None,
     **marks: Any,
 ) -> None:
     """Collect finals and clocks, stop the users (their last rows arrive), write run.json, end the run.
@@ -268,11 +314,14 @@ def finish_run(
         runner.stop()
     lost = coordinator.lost_workers()
     extra: dict[str, Any] = {"generator": gen, **clocks, **marks, "workers_lost": lost}
+    if endpoint_lost is not None:
+        extra["endpoint_lost"] = endpoint_lost
     if coordinator.store is not None:  # else finish() counts this process's writer, after its flush
         extra["events_recorded"] = coordinator.store.received
-    run.finish(completed=not lost, **extra)
+    run.finish(completed=not lost and endpoint_lost is None, **extra)
     if lost:
-        log.warning("workers %s went missing during the run; run.json marks it incomplete", ", ".join(lost))
+        tags = ", ".join(record["worker"] for record in lost)
+        log.warning("workers %s went missing during the run; run.json marks it incomplete", tags)
     if gen["saturated"]:
         log.warning(
             "the load generator was the bottleneck: schedule lag p99 %.1f ms (over %.0f ms); "

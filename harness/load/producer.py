@@ -65,8 +65,10 @@ class Producer(StreamUser):
         while True:
             if runtime.phase is not Phase.PRODUCING:
                 self.schedule = None  # the next stage starts its own schedule
-                if runtime.phase is Phase.WAITING:
-                    self.connected()  # open the socket before producing starts: no connect storm then
+                if runtime.phase in (Phase.WAITING, Phase.DRAINING):
+                    # open the socket before producing starts (no connect storm then); while draining,
+                    # reconnect too, so a producer cut off is seen back (or still cut off) like a consumer
+                    self.connected()
                 gevent.sleep(IDLE_POLL_S)
                 continue
             if not self.connected():

@@ -13,7 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.events.schema import ENDPOINT_LOST_BOUND_S
 from harness.load.ledger import DrainLedger, SeqDeltas
+from harness.load.outages import OutageBook
 
 #: Histogram keys are tenths of a millisecond below 100 ms, whole milliseconds above.
 _FINE_LIMIT_MS = 100.0
@@ -83,6 +85,7 @@ class ProcessCounters:
     run_deliveries: int = 0  # deliveries of this run's messages (not of an earlier run's leftovers)
     consumers_connected: int = 0
     seqs: SeqDeltas = field(default_factory=SeqDeltas)  # what the drain waits for, shipped with each status
+    outages: OutageBook = field(default_factory=lambda: OutageBook(int(ENDPOINT_LOST_BOUND_S * 1e9)))
     consumers: dict[str, ConsumerCounts] = field(default_factory=dict)
     e2e: Histogram = field(default_factory=Histogram)
     _reported: dict[str, list[int]] = field(default_factory=dict)
@@ -94,12 +97,18 @@ class ProcessCounters:
             counts = self.consumers[actor] = ConsumerCounts()
         return counts
 
-    def status(self) -> dict[str, int]:
-        """Cumulative figures the controller needs to decide the phases (absolute, so resending is harmless)."""
+    def status(self) -> dict[str, Any]:
+        """Cumulative figures the controller needs to decide the phases (absolute, so resending is harmless).
+
+        With them go the sends so far and who is cut off from the endpoint since when (``cut_off``,
+        ``outages``): the master decides from these whether the endpoint was lost.
+        """
         return {
             "consumers": self.consumers_connected,
             "awaiting": self.awaiting_publish_ack,
             "delivered": self.run_deliveries,
+            "sent": self.sent,
+            **self.outages.status(),
         }
 
     def take_delta(self) -> dict[str, Any]:

@@ -9,6 +9,12 @@ Every publish ack and delivery is also fired as a Locust request event (type ``W
 ``publish``, ``deliver``, ``connect``, and ``send``, ``receive`` and ``ack`` for failures), so the
 live statistics mean something: ``publish``'s response time is the time to the publish ack and
 ``deliver``'s the end-to-end latency, in milliseconds.
+
+A user is cut off from the endpoint from a socket it did not close itself, or from a failed
+connect attempt (one error row per attempt, between backoff sleeps), until its next connect: the
+process's :class:`~harness.load.outages.OutageBook` keeps the times, and the master decides from
+every process's book whether the endpoint was lost. Closing a socket on purpose (churn, the user
+stopping) is no outage, nor is a refusal the subscription type makes normal (:meth:`expected_refusal`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ class StreamUser(User):
     def connect_detail(self) -> str:
         return ""
 
+    def expected_refusal(self, exc: Exception) -> bool:
+        """A refused connect that the endpoint's rules make normal, not a sign of it being lost."""
+        return False
+
     def connected(self) -> bool:
         """Make sure a socket is open, reconnecting with backoff; False while it cannot be."""
         if self.conn is not None and not self.conn.closed:
@@ -76,15 +86,22 @@ class StreamUser(User):
         if self.conn is not None:
             self.drop_connection("closed by peer")
         start = time.perf_counter()
+        attempt_ns = time.time_ns()
+        outages = self.runtime.counters.outages
         try:
             self.conn = WsConnection(self.endpoint())
         except (ConnectError, TargetError) as exc:
             self.fire("connect", (time.perf_counter() - start) * 1000.0, exception=exc)
-            self.runtime.record(schema.ERROR, self.actor, detail=f"connect: {exc}")
+            self.runtime.record(schema.ERROR, self.actor, detail=f"connect: {exc}", t_ns=attempt_ns)
+            if self.expected_refusal(exc):
+                outages.restore(self.actor, attempt_ns)  # the endpoint answered: reachable, only busy
+            else:
+                outages.cut(self.actor, attempt_ns)
             gevent.sleep(RECONNECT_BACKOFF_S[min(self._failures, len(RECONNECT_BACKOFF_S) - 1)])
             self._failures += 1
             return False
         self._failures = 0
+        outages.restore(self.actor, time.time_ns())
         self.fire("connect", (time.perf_counter() - start) * 1000.0)
         self.runtime.record(schema.CONNECT, self.actor, detail=self.connect_detail())
         self.on_connected(self.conn)
@@ -143,8 +160,11 @@ class StreamUser(User):
         while self._in_send and time.perf_counter() < deadline:
             gevent.sleep(0.001)
 
-    def drop_connection(self, reason: str) -> None:
-        """Close the socket and kill its receive greenlet; records one disconnect row."""
+    def drop_connection(self, reason: str, deliberate: bool = False) -> None:
+        """Close the socket and kill its receive greenlet; records one disconnect row.
+
+        Unless ``deliberate`` (this user chose to close), the user is cut off from the endpoint from then on.
+        """
         conn, self.conn = self.conn, None
         if self.rx is not None:
             if self.rx is not gevent.getcurrent():
@@ -161,9 +181,11 @@ class StreamUser(User):
             note = self.on_disconnected()
             detail = reason + (f" ({code})" if code else "") + (f"; {note}" if note else "")
             self.runtime.record(schema.DISCONNECT, self.actor, detail=detail, t_ns=left_ns)
+            if not deliberate:
+                self.runtime.counters.outages.cut(self.actor, left_ns)
 
     def on_stop(self) -> None:
-        self.drop_connection("user stopped")
+        self.drop_connection("user stopped", deliberate=True)
 
     def fire(self, name: str, ms: float | None, exception: Exception | None = None, length: int = 0) -> None:
         self._request.fire(
