@@ -2,20 +2,26 @@
 
 Each area owns its subcommands in a ``command`` module with ``register(subparsers)``, which adds
 its parsers with ``set_defaults(run=...)``. Every error a user can cause ends in one line on
-stderr and exit code 2; the analysis exits 0 (pass), 1 (violation) or 2 (inconclusive).
+stderr and exit code 2; the analysis exits 0 (pass), 1 (violation) or 2 (inconclusive). So does
+every error nobody foresaw (a file that cannot be read or written, a value that does not parse,
+memory running out): one line, exit code 2. ``STREAMHARNESS_DEBUG=1`` shows its traceback instead,
+for bug reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 
 PROG = "streamharness"
+#: Set to 1 to see the traceback of an unexpected error instead of its one line.
+DEBUG_ENV = "STREAMHARNESS_DEBUG"
 
 #: Modules that contribute subcommands; each has ``register(subparsers)``.
 COMMAND_MODULES = (
@@ -47,7 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except HarnessError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not unexpected_but_known(exc) or os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(f"{PROG}: error: {one_line(exc)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return 2
+
+
+def unexpected_but_known(error: BaseException) -> bool:
+    """An error a bad environment or input can cause anywhere: a file, a value, memory, a pyarrow read.
+
+    pyarrow is only asked if something already imported it: no error of its can come otherwise.
+    """
+    if isinstance(error, OSError | ValueError | MemoryError):
+        return True
+    pyarrow = sys.modules.get("pyarrow")
+    arrow_error = getattr(pyarrow, "ArrowException", None) if pyarrow is not None else None
+    return isinstance(arrow_error, type) and isinstance(error, arrow_error)

@@ -8,6 +8,7 @@ can never disagree. Validation turns every bad value into one line naming the op
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
@@ -18,20 +19,40 @@ from urllib.parse import urlsplit
 from harness import wire
 from harness.errors import HarnessError
 
-#: Options that may be 0 but never negative, checked in this order.
-NON_NEGATIVE_OPTIONS = (
-    "--producers",
-    "--consumers",
-    "--size",
-    "--duration",
-    "--drain-timeout",
-    "--receiver-queue-size",
-    "--keys",
-    "--ack-timeout-ms",
-    "--nack-delay-ms",
-    "--processing-ms",
-    "--ack-delay-ms",
-    "--churn-interval",
+#: The largest Java int. The endpoint parses receiverQueueSize, ackTimeoutMillis, negativeAckRedeliveryDelay
+#: and a permit's permitMessages with Integer.parseInt (Pulsar's WebSocket ConsumerHandler): a larger value
+#: fails the handshake of every consumer, so it is refused before the run.
+JAVA_INT_MAX = 2**31 - 1
+#: Pulsar's ConsumerBuilderImpl: ``MIN_ACK_TIMEOUT_MILLIS = 1000``; ackTimeout(t) with 0 < t < 1000 ms is
+#: refused ("Ack timeout should be greater than 1000 ms"), so the consumer never subscribes.
+MIN_ACK_TIMEOUT_MS = 1000
+#: The longest span a time setting may have (366 days): far longer values overflow gevent's timers and the
+#: nanosecond arithmetic of the schedule and the log.
+MAX_SECONDS = 366 * 86_400
+#: More users than one run could ever start: a sane bound, not a tuning limit.
+MAX_USERS = 100_000
+#: Messages per second per producer: far beyond what one producer can send.
+MAX_RATE = 10_000_000.0
+
+#: Every number option's (flag, lowest, highest), checked in this order. NaN and infinity are in no range.
+NUMBER_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("--producers", 0, MAX_USERS),
+    ("--consumers", 0, MAX_USERS),
+    ("--size", 0, JAVA_INT_MAX),
+    ("--rate", 0, MAX_RATE),
+    ("--duration", 0, MAX_SECONDS),
+    ("--drain-timeout", 0, MAX_SECONDS),
+    ("--receiver-queue-size", 0, JAVA_INT_MAX),
+    ("--permits", 1, JAVA_INT_MAX),
+    ("--keys", 0, JAVA_INT_MAX),
+    ("--ack-timeout-ms", 0, JAVA_INT_MAX),
+    ("--nack-probability", 0, 1),
+    ("--nack-delay-ms", 0, JAVA_INT_MAX),
+    ("--processing-ms", 0, MAX_SECONDS * 1000),
+    ("--ack-delay-ms", 0, MAX_SECONDS * 1000),
+    ("--churn-interval", 0, MAX_SECONDS),
+    ("--ramp-from", 0, MAX_RATE),
+    ("--step-seconds", 0, MAX_SECONDS),
 )
 
 
@@ -43,7 +64,10 @@ def check_url(flag: str, url: str) -> None:
     """A ws(s) or http(s) URL with a host and, if any, a port that parses; SettingsError otherwise."""
     if not url.startswith(("ws://", "wss://", "http://", "https://")):
         raise SettingsError(f"{flag} must start with ws://, wss://, http:// or https://, not {url!r}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an IPv6 address with a bracket missing, say
+        raise SettingsError(f"{flag} {url!r} is not a valid URL ({exc})") from None
     if not parts.hostname:
         raise SettingsError(f"{flag} {url!r} has no host")
     try:
@@ -123,7 +147,12 @@ LOAD_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("--receiver-queue-size", int, 1000, "Consumer receiverQueueSize (the endpoint caps it at 1000)."),
     OptionSpec("--pull-mode", _flag, False, "Consumers ask for messages with permits (pullMode=true)."),
     OptionSpec("--permits", int, 100, "Pull mode: permits a consumer keeps outstanding."),
-    OptionSpec("--ack-timeout-ms", int, 0, "ackTimeoutMillis: unacked messages are redelivered after this; 0 = off."),
+    OptionSpec(
+        "--ack-timeout-ms",
+        int,
+        0,
+        "ackTimeoutMillis: unacked messages are redelivered after this; 0 = off, else at least 1000 (Pulsar's least).",
+    ),
     OptionSpec("--nack-probability", float, 0.0, "Fraction of deliveries answered with a negative ack, 0..1."),
     OptionSpec("--nack-delay-ms", int, 1000, "negativeAckRedeliveryDelay in ms (Pulsar's default is 60000)."),
     OptionSpec("--processing-ms", float, 0.0, "Simulated processing time per message (a slow consumer), ms."),
@@ -153,8 +182,19 @@ LOAD_OPTIONS: tuple[OptionSpec, ...] = (
         "Distributed runs: ship events to the master, or keep them local.",
         EVENT_DESTINATIONS,
     ),
-    OptionSpec("--reports-dir", str, "reports", "Folder that receives one run folder per run."),
-    OptionSpec("--run-id", str, "", "Run folder name; a fresh timestamped id when empty."),
+    OptionSpec(
+        "--reports-dir",
+        str,
+        "reports",
+        "Folder that receives one run folder per run; created if missing, must be writable.",
+    ),
+    OptionSpec(
+        "--run-id",
+        str,
+        "",
+        "Run folder name: letters, digits, '.', '_', '-' (no leading '.' or '-'); a fresh timestamped id when empty. "
+        "A run whose folder exists already is refused, never appended to.",
+    ),
 )
 
 
@@ -220,23 +260,35 @@ class LoadSettings:
         self._validate_target()
         if not self.subscription:
             raise SettingsError("--subscription must not be empty")
-        for flag in NON_NEGATIVE_OPTIONS:
-            _at_least(flag, getattr(self, option_dest(flag)), 0)
-        _at_least("--permits", self.permits, 1)
-        if not self.rate > 0:
-            raise SettingsError(f"--rate must be greater than 0 messages/s, not {self.rate}")
-        if not 0.0 <= self.nack_probability <= 1.0:
-            raise SettingsError(f"--nack-probability must be between 0 and 1, not {self.nack_probability}")
+        if math.isfinite(self.rate) and not self.rate > 0:
+            raise SettingsError(f"--rate must be greater than 0 messages/s, not {_shown(self.rate)}")
+        for flag, low, high in NUMBER_RANGES:
+            check_range(flag, getattr(self, option_dest(flag)), low, high)
+        if 0 < self.ack_timeout_ms < MIN_ACK_TIMEOUT_MS:
+            raise SettingsError(
+                f"--ack-timeout-ms must be 0 (off) or at least {MIN_ACK_TIMEOUT_MS}, the least Pulsar accepts, "
+                f"not {self.ack_timeout_ms}"
+            )
+        if self.run_id:
+            from harness.events.runfolder import run_id_problem
+
+            problem = run_id_problem(self.run_id)
+            if problem:
+                raise SettingsError(f"--run-id {self.run_id!r}: {problem}")
         if payload_frame_bytes(self.size) > wire.MAX_TEXT_FRAME_BYTES:
             raise SettingsError(
                 f"--size {self.size} makes a frame of {payload_frame_bytes(self.size)} bytes, over the endpoint's "
                 f"{wire.MAX_TEXT_FRAME_BYTES}-byte frame limit"
             )
-        _at_least("--ramp-from", self.ramp_from, 0)
         if self.rate_profile == "step":
-            self.step_rate_list()
-            if not self.step_seconds > 0:
-                raise SettingsError(f"--step-seconds must be greater than 0, not {self.step_seconds}")
+            stages = self.step_rate_list()
+            if self.step_seconds == 0:
+                raise SettingsError("--step-seconds must be greater than 0, not 0")
+            if len(stages) * self.step_seconds > MAX_SECONDS:
+                raise SettingsError(
+                    f"--step-rates and --step-seconds make {len(stages) * self.step_seconds:g} s, over the "
+                    f"{MAX_SECONDS} s a run may last"
+                )
         if self.rate_profile == "ramp" and not self.duration > 0:
             raise SettingsError("--rate-profile ramp needs a --duration greater than 0")
 
@@ -275,9 +327,10 @@ class LoadSettings:
             rates = [float(part) for part in self.step_rates.split(",") if part.strip()]
         except ValueError:
             rates = []
-        if not rates or any(not rate > 0 for rate in rates):
+        if not rates or any(not 0 < rate <= MAX_RATE for rate in rates):
             raise SettingsError(
-                f"--step-rates must be comma-separated positive rates, e.g. 100,200,400, not {self.step_rates!r}"
+                f"--step-rates must be comma-separated positive rates up to {MAX_RATE:g}, e.g. 100,200,400, "
+                f"not {self.step_rates!r}"
             )
         return rates
 
@@ -295,9 +348,17 @@ def payload_frame_bytes(size: int) -> int:
     return 4 * ((size + 2) // 3) + 512
 
 
-def _at_least(flag: str, value: float, low: float) -> None:
-    if value < low:
-        raise SettingsError(f"{flag} must be at least {low:g}, not {value:g}")
+def check_range(flag: str, value: float, low: float, high: float) -> None:
+    """``low <= value <= high``, with NaN and infinity in no range; SettingsError naming ``flag`` otherwise."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{flag} must be a finite number, not {value}")
+    if not low <= value <= high:
+        raise SettingsError(f"{flag} must be between {_shown(low)} and {_shown(high)}, not {_shown(value)}")
+
+
+def _shown(value: float) -> str:
+    """A number as a user would write it: whole numbers without an exponent or a fraction."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
 
 
 def add_options(parser: argparse.ArgumentParser, specs: Iterable[OptionSpec] = LOAD_OPTIONS) -> None:

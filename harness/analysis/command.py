@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.verdict import Thresholds
-from harness.argtypes import non_negative_int, non_negative_number, positive_number
+from harness.argtypes import MAX_SECONDS, fraction, non_negative_int, non_negative_number, number_between
+from harness.errors import HarnessError, one_line
 from harness.settings import option_dest
+
+#: The shortest window of figures over time: a shorter one would make a window per row (or more).
+MIN_WINDOW_S = 0.001
 
 #: The verdict's thresholds as options (flag, type, help); each sets the Thresholds field of its name.
 THRESHOLD_OPTIONS = (
@@ -25,7 +29,7 @@ THRESHOLD_OPTIONS = (
     ("--max-unexpected", int, "Unexpected messages allowed (default 0)."),
     ("--max-rejected-delivered", int, "Rejected-but-delivered allowed (default 0)."),
     ("--max-order-violations", int, "Order violations allowed, Exclusive/Failover (0)."),
-    ("--min-jain", float, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
+    ("--min-jain", fraction, "Lowest Jain's fairness index that passes, Shared (default 0.9)."),
     ("--max-p99-ms", float, "Highest end-to-end p99 in ms that passes (default: no limit)."),
     ("--max-starved", int, "Starved consumers allowed (default: not judged)."),
     ("--max-unacked", int, "Delivered but never acked messages allowed (default: not judged)."),
@@ -56,13 +60,21 @@ def register(subparsers: Any) -> None:
 
 def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis")
-    group.add_argument("--window-s", type=positive_number, default=10.0, help="Window for figures over time (10 s).")
     group.add_argument(
-        "--starvation-s", type=positive_number, default=5.0, help="Silence with a backlog that counts as starved (5 s)."
+        "--window-s",
+        type=number_between(MIN_WINDOW_S, MAX_SECONDS, " s"),
+        default=10.0,
+        help=f"Window for figures over time, {MIN_WINDOW_S:g} s or more (10 s).",
+    )
+    group.add_argument(
+        "--starvation-s",
+        type=number_between(MIN_WINDOW_S, MAX_SECONDS, " s"),
+        default=5.0,
+        help="Silence with a backlog that counts as starved (5 s).",
     )
     group.add_argument(
         "--ack-grace-ms",
-        type=non_negative_number,
+        type=number_between(0, MAX_SECONDS * 1000, " ms"),
         default=1000.0,
         help="An ack this close before its consumer disconnected may not have arrived (1000 ms).",
     )
@@ -72,10 +84,11 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_threshold_options(group: Any, flags: Collection[str] | None = None) -> None:
-    """The threshold options (those in ``flags``, or all) on an argparse group."""
+    """The threshold options (those in ``flags``, or all) on an argparse group; every one finite and >= 0."""
     for flag, kind, text in THRESHOLD_OPTIONS:
         if flags is None or flag in flags:
-            group.add_argument(flag, type=non_negative_int if kind is int else non_negative_number, help=text)
+            parse = non_negative_int if kind is int else non_negative_number if kind is float else kind
+            group.add_argument(flag, type=parse, help=text)
 
 
 def given_thresholds(args: argparse.Namespace) -> dict[str, float]:
@@ -126,12 +139,15 @@ def _check(run_dir: Path, options: Any, with_report: bool) -> tuple[dict[str, An
     from harness.analysis.summary import summarize, write_summary
 
     summary = summarize(load_run(run_dir), options)
-    write_summary(run_dir, summary)
-    if not with_report:
-        return summary, None
-    from harness.report.html import write_report  # matplotlib: only when plots are drawn
+    try:
+        write_summary(run_dir, summary)
+        if not with_report:
+            return summary, None
+        from harness.report.html import write_report  # matplotlib: only when plots are drawn
 
-    return summary, write_report(run_dir, summary)
+        return summary, write_report(run_dir, summary)
+    except OSError as exc:  # a read-only run folder, a file where the report goes: one line, exit 2
+        raise HarnessError(f"{run_dir}: cannot write the summary or report there ({one_line(exc)})") from None
 
 
 def compare(run_a: Path, run_b: Path, as_json: bool = False) -> int:

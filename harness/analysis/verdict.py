@@ -11,6 +11,7 @@ unknown, so a redelivery may be misjudged in both directions.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -50,8 +51,12 @@ class Thresholds:
             key = name.replace("-", "_")
             if key not in known:
                 raise ThresholdError(f"{source}: unknown threshold {name!r} (known: {', '.join(sorted(known))})")
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-                raise ThresholdError(f"{source}: threshold {name} must be a number >= 0, not {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf
+            ):
+                raise ThresholdError(f"{source}: threshold {name} must be a finite number >= 0, not {value!r}")
+            if key == "min_jain" and value is not None and value > 1:
+                raise ThresholdError(f"{source}: threshold {name} must be between 0 and 1, not {value!r}")
             changes[key] = value
         return replace(self, **changes)
 

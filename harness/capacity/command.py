@@ -66,14 +66,15 @@ def preflight(regions: RegionsFile) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.capacity.search import search_region
-    from harness.events.runfolder import new_run_id
+    from harness.events.runfolder import check_run_location, new_run_id
     from harness.load.relay import RELAY
     from harness.report.capacity import write_capacity_report
 
     regions = load_regions(args.regions)
+    check_run_location(args.reports_dir, "")  # a reports folder that cannot be written: refused before any load
     preflight(regions)
     folder = args.reports_dir / f"capacity-{new_run_id()}"
-    folder.mkdir(parents=True)
+    folder.mkdir()
     started = time.time()
     print(f"capacity search over {len(regions.regions)} regions from {args.regions}; output in {folder}", flush=True)
     parallel = args.parallel or regions.parallel

@@ -19,10 +19,16 @@ from typing import Any
 from harness.analysis.capacity import Slo
 from harness.analysis.rate_search import SearchPlan
 from harness.errors import HarnessError
-from harness.settings import SettingsError, check_url, payload_frame_bytes
+from harness.events.runfolder import run_id_problem
+from harness.settings import MAX_RATE, MAX_SECONDS, MAX_USERS, SettingsError, check_url, payload_frame_bytes
 from harness.wire import MAX_TEXT_FRAME_BYTES
 
 TARGETS = ("emulator", "gdn", "pulsar")
+
+#: The least bracket width the search narrows to, as a fraction: a finer one never ends in float arithmetic.
+MIN_RESOLUTION = 0.001
+#: The largest stage-to-stage growth: beyond it one stage would jump past any capacity worth finding.
+MAX_GROWTH = 1000.0
 
 #: Region fields that name environment variables holding secrets.
 CREDENTIAL_FIELDS = ("api_key_env", "email_env", "password_env", "token_env")
@@ -111,6 +117,9 @@ def _region(
     if not isinstance(name, str) or not name:
         raise RegionsFileError(f"{where}: name: missing")
     where = f"{label}: region {name!r}"
+    problem = run_id_problem(name)  # the name begins each stage's run folder name
+    if problem:
+        raise RegionsFileError(f"{where}: name: {problem}")
     simple = {f.name for f in fields(Region)} - {"slo", "search"}
     _only_keys(raw, simple | {"slo", "search"}, where)
     values: dict[str, Any] = {}
@@ -164,17 +173,25 @@ def _checked_profile(profile: str, base_dir: Path, where: str) -> str:
 
 
 def _check_plan(plan: SearchPlan, where: str) -> None:
-    for key in ("start_rate", "stage_seconds", "max_rate", "resolution"):
+    for key in ("start_rate", "stage_seconds", "max_rate"):
         if not getattr(plan, key) > 0:
             raise RegionsFileError(f"{where}: {key}: must be greater than 0")
-    if not plan.growth > 1:
-        raise RegionsFileError(f"{where}: growth: must be greater than 1")
+    for key, high in (("start_rate", MAX_RATE), ("max_rate", MAX_RATE)):
+        if getattr(plan, key) > high:
+            raise RegionsFileError(f"{where}: {key}: must be at most {high:g}")
+    if not MIN_RESOLUTION <= plan.resolution < 1:
+        raise RegionsFileError(f"{where}: resolution: must be from {MIN_RESOLUTION:g} to less than 1")
+    if not 1 < plan.growth <= MAX_GROWTH:
+        raise RegionsFileError(f"{where}: growth: must be greater than 1 and at most {MAX_GROWTH:g}")
     for key in ("warmup_seconds", "drain_timeout", "size"):
         if getattr(plan, key) < 0:
             raise RegionsFileError(f"{where}: {key}: must not be negative")
+    for key in ("stage_seconds", "warmup_seconds", "drain_timeout"):
+        if getattr(plan, key) > MAX_SECONDS:
+            raise RegionsFileError(f"{where}: {key}: must be at most {MAX_SECONDS} s")
     for key in ("producers", "consumers"):
-        if getattr(plan, key) < 1:
-            raise RegionsFileError(f"{where}: {key}: must be at least 1")
+        if not 1 <= getattr(plan, key) <= MAX_USERS:
+            raise RegionsFileError(f"{where}: {key}: must be from 1 to {MAX_USERS}")
     if plan.start_rate > plan.max_rate:
         raise RegionsFileError(f"{where}: start_rate: above max_rate")
     if payload_frame_bytes(plan.size) > MAX_TEXT_FRAME_BYTES:
@@ -182,8 +199,8 @@ def _check_plan(plan: SearchPlan, where: str) -> None:
 
 
 def _check_slo(slo: Slo, where: str) -> None:
-    if slo.p99_ms is not None and not slo.p99_ms > 0:
-        raise RegionsFileError(f"{where}: p99_ms: must be greater than 0")
+    if slo.p99_ms is not None and not 0 < slo.p99_ms <= MAX_SECONDS * 1000:
+        raise RegionsFileError(f"{where}: p99_ms: must be greater than 0 and at most {MAX_SECONDS * 1000} ms")
     for key in ("max_lost", "max_duplicated"):
         if getattr(slo, key) < 0:
             raise RegionsFileError(f"{where}: {key}: must not be negative")

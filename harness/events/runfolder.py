@@ -7,7 +7,9 @@ it. Secrets never reach it: settings pass through :func:`redact` first.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -16,11 +18,57 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.atomic import write_text_atomically
+from harness.errors import HarnessError
 from harness.events.schema import EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
 
 #: Substrings of setting names whose values are secret.
 SECRET_NAME_PARTS = ("api_key", "apikey", "password", "passwd", "token", "secret", "jwt", "otp", "credential")
 REDACTED = "***"
+#: A run id is a plain folder name: it can never reach outside the reports folder or hide as a dot-file.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+RUN_ID_MAX_CHARS = 128
+
+
+class RunFolderError(HarnessError):
+    """A run folder that cannot be claimed: a bad run id, an unusable reports folder, a folder in use."""
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """What makes ``run_id`` unfit as a run folder's name, or None when it is a plain name."""
+    if len(run_id) > RUN_ID_MAX_CHARS:
+        return f"longer than {RUN_ID_MAX_CHARS} characters"
+    if not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+        return "must be a plain name: letters, digits, '.', '_' and '-', not starting with '.' or '-', no '..'"
+    return None
+
+
+def check_run_location(reports_dir: Path, run_id: str) -> None:
+    """Refuse, before any load, a reports folder that cannot be created or written and a run folder in use.
+
+    This is an early check for a clear message; :meth:`RunFolder.create` claims the folder atomically,
+    so two runs started at once with one run id still cannot share it.
+    """
+    _usable_reports_dir(reports_dir)
+    if run_id and os.path.lexists(reports_dir / run_id):
+        raise RunFolderError(_in_use(reports_dir / run_id))
+
+
+def _usable_reports_dir(reports_dir: Path) -> None:
+    if os.path.lexists(reports_dir) and not reports_dir.is_dir():
+        raise RunFolderError(f"--reports-dir {str(reports_dir)!r} is not a folder")
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"--reports-dir {str(reports_dir)!r}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(reports_dir, os.W_OK | os.X_OK):
+        raise RunFolderError(f"--reports-dir {str(reports_dir)!r}: not writable")
+
+
+def _in_use(path: Path) -> str:
+    return (
+        f"run folder {str(path)!r} exists already; a run is never appended to another "
+        "(choose another --run-id, or none for a fresh one)"
+    )
 
 
 def is_secret_name(name: str) -> bool:
@@ -89,9 +137,39 @@ class RunFolder:
 
     @classmethod
     def create(cls, reports_dir: Path, run_id: str) -> RunFolder:
+        """Claim a new run folder: created here and now, or RunFolderError if it exists (never reused).
+
+        The folder is made with one mkdir that fails when it exists, so of two runs with one id
+        started at once exactly one gets it.
+        """
+        problem = run_id_problem(run_id)
+        if problem:
+            raise RunFolderError(f"--run-id {run_id!r}: {problem}")
+        _usable_reports_dir(reports_dir)
         folder = cls(reports_dir / run_id)
-        (folder.path / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
+        try:
+            folder.path.mkdir()
+        except FileExistsError:
+            raise RunFolderError(_in_use(folder.path)) from None
+        except OSError as exc:
+            raise RunFolderError(f"{folder.path}: cannot create the run folder ({exc.strerror or exc})") from None
+        folder.events_dir.mkdir()
         return folder
+
+    @classmethod
+    def join(cls, reports_dir: Path, run_id: str) -> RunFolder:
+        """A run folder another process of the same run claimed (a local worker keeping its events on disk)."""
+        folder = cls(reports_dir / run_id)
+        folder.events_dir.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def release_if_unused(self) -> None:
+        """Remove the folder if nothing was written into it: a run claimed but never started."""
+        for path in (self.events_dir, self.path):
+            try:
+                path.rmdir()
+            except OSError:
+                return
 
     @property
     def run_id(self) -> str:

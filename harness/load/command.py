@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.command import add_threshold_options
-from harness.argtypes import existing_file
-from harness.errors import HarnessError
+from harness.argtypes import existing_file, whole_number_between
+from harness.errors import HarnessError, one_line
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from harness.load.relay import RELAY, Interrupted
 from harness.settings import (
@@ -38,7 +38,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("load", help="Run a load test with Locust, then analyse it.")
     add_options(parser)
     parser.add_argument(
-        "--processes", type=int, default=0, help="Locust worker processes on this machine (0 = one process)."
+        "--processes",
+        type=whole_number_between(0, MAX_PROCESSES),
+        default=0,
+        help=f"Locust worker processes on this machine (0 = one process; at most {MAX_PROCESSES}).",
     )
     verdict = parser.add_argument_group("verdict (passed to the checker that ends the run)")
     verdict.add_argument("--thresholds", type=existing_file, help="TOML file of thresholds, as for analyze.")
@@ -51,6 +54,9 @@ def register(subparsers: Any) -> None:
     collect.add_argument("sources", type=Path, nargs="+", help="Workers' copies of the run folder (or events folders).")
     collect.set_defaults(run=run_collect)
 
+
+#: More Locust processes than any one machine could use: a sane bound.
+MAX_PROCESSES = 1024
 
 #: Verdict thresholds ``load`` hands to ``analyze`` (which defines and documents them all).
 VERDICT_FLAGS = ("--max-lost", "--max-duplicated", "--max-unexpected", "--min-jain", "--max-p99-ms")
@@ -66,6 +72,10 @@ def verdict_arguments(args: argparse.Namespace) -> list[str]:
     return arguments
 
 
+#: Locust's exit code when the harness (or Locust's own parser) refused the run before it began.
+LOCUST_REFUSED = 2
+
+
 def locustfile_path() -> Path:
     path = Path(__file__).resolve().parents[2] / "locustfile.py"
     if not path.exists():
@@ -75,12 +85,13 @@ def locustfile_path() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from harness.analysis.verdict import load_thresholds
-    from harness.events.runfolder import new_run_id
+    from harness.events.runfolder import check_run_location, new_run_id
     from harness.targets import make_target
 
     settings = LoadSettings.from_namespace(args)
     if args.thresholds:
         load_thresholds(args.thresholds)  # a bad file is refused now, not after the load
+    check_run_location(Path(settings.reports_dir), settings.run_id)  # Locust claims the folder; this says why early
     target = make_target(settings)
     target.check()  # fail before Locust starts, in one line: unreachable, then refused credentials
     target.check_access()
@@ -90,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         code = stop.code  # the incomplete run is analysed like any other
     run_dir = Path(settings.reports_dir) / settings.run_id
-    if not (run_dir / RUN_JSON).exists():
-        return code if code else 2  # Locust refused to start; it said why
+    if code == LOCUST_REFUSED or not (run_dir / RUN_JSON).exists():
+        # Locust refused the run and said why. Its folder may be another run's (one started at once
+        # with this run id, which claimed it first): it is not this run's to analyse.
+        return code if code else 2
     print(flush=True)
     analyze = [sys.executable, "-m", "harness", "analyze", str(run_dir), *verdict_arguments(args)]
     return subprocess.run(analyze, env=environment_without_secrets()).returncode
@@ -140,7 +153,12 @@ def collect(run_dir: Path, sources: list[Path]) -> list[Path]:
         raise HarnessError(f"{run_dir}: not a run folder (no {RUN_JSON})")
     header = ",".join(COLUMNS)
     target_dir = run_dir / EVENTS_DIR
-    target_dir.mkdir(exist_ok=True)
+    try:
+        target_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"{run_dir}: cannot make its {EVENTS_DIR} folder ({one_line(exc)})") from None
+    if not target_dir.is_dir() or not os.access(target_dir, os.W_OK | os.X_OK):
+        raise HarnessError(f"{target_dir}: not a writable folder")
     plan: list[tuple[Path, Path]] = []
     for source in sources:
         events = source / EVENTS_DIR if (source / EVENTS_DIR).is_dir() else source
@@ -151,8 +169,11 @@ def collect(run_dir: Path, sources: list[Path]) -> list[Path]:
         if source.name != run_dir.name and events.parent.name != run_dir.name and source.name != EVENTS_DIR:
             raise HarnessError(f"{source}: belongs to run {source.name!r}, not {run_dir.name!r}")
         for file in sorted(events.glob("*.csv")):
-            with file.open(encoding="utf-8") as handle:
-                first = handle.readline().strip()
+            try:
+                with file.open(encoding="utf-8", errors="replace") as handle:
+                    first = handle.readline(len(header) + 2).strip()
+            except OSError as exc:
+                raise HarnessError(f"{file}: cannot read it ({one_line(exc)})") from None
             if first != header:
                 raise HarnessError(f"{file}: not an events file of schema v1 (header {first[:60]!r})")
             destination = target_dir / file.name
@@ -160,5 +181,8 @@ def collect(run_dir: Path, sources: list[Path]) -> list[Path]:
                 raise HarnessError(f"{destination} exists with other content; refusing to overwrite it")
             plan.append((file, destination))
     for file, destination in plan:
-        shutil.copyfile(file, destination)
+        try:
+            shutil.copyfile(file, destination)
+        except OSError as exc:
+            raise HarnessError(f"cannot copy {file} into {target_dir} ({one_line(exc)})") from None
     return [destination for _, destination in plan]

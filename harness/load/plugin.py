@@ -20,14 +20,15 @@ import logging
 import signal
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 import gevent
 import psutil
 
-from harness.errors import HarnessError
-from harness.events.runfolder import RunFolder, new_run_id, versions
+from harness.errors import HarnessError, one_line
+from harness.events.runfolder import RunFolder, check_run_location, new_run_id, versions
 from harness.events.schema import SCHEMA_VERSION
 from harness.events.shipping import ChannelSink, EventStore
 from harness.events.writer import CsvFileSink, EventWriter, RowSink
@@ -46,6 +47,8 @@ FLUSH_INTERVAL_S = 0.2
 CHILDREN_EXIT_WAIT_S = 5.0
 #: Rows written per step of a periodic flush; other greenlets run between steps.
 FLUSH_CHUNK_ROWS = 1000
+#: A headless run's folder, claimed at init (so a folder in use is refused before any user starts).
+_CLAIMED: weakref.WeakKeyDictionary[Environment, RunFolder] = weakref.WeakKeyDictionary()
 
 
 def register(events: Events) -> None:
@@ -97,19 +100,28 @@ def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any
 
         environment.events.report_to_master.add_listener(report)
         return  # settings arrive from the master with the first spawn message
+    headless = bool(getattr(environment.parsed_options, "headless", False))
     try:
         settings = LoadSettings.from_namespace(environment.parsed_options)
+        check_run_location(Path(settings.reports_dir), settings.run_id)
         target = make_target(settings)
+        if headless and environment.parsed_options is not None:
+            run_id = settings.run_id or new_run_id()  # claimed before any emulator starts: a clash ends nothing
+            _CLAIMED[environment] = RunFolder.create(Path(settings.reports_dir), run_id)
+            environment.parsed_options.run_id = run_id
         target.prepare()
-    except HarnessError as exc:
-        _fail(str(exc), runner)
+    except (HarnessError, OSError) as exc:
+        claimed = _CLAIMED.pop(environment, None)
+        if claimed is not None:
+            claimed.release_if_unused()
+        _fail(one_line(exc), runner)
         return
     runtime.settings, runtime.target = settings, target
     Producer.fixed_count, Consumer.fixed_count = settings.producers, settings.consumers
     runtime.secrets = {spec.dest: getattr(settings, spec.dest) for spec in LOAD_OPTIONS if spec.secret}
     if environment.parsed_options is not None:
         environment.parsed_options.url = target.base_url  # workers learn the endpoint from the master
-    if getattr(environment.parsed_options, "headless", False):
+    if headless:
         # Headless with a shape, Locust's main waits for the shape before it installs its SIGTERM
         # handler, so SIGTERM would kill the process outright: take Ctrl-C's orderly path instead.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -149,11 +161,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
             run_id = new_run_id()  # a second run from the web UI gets a folder of its own
         if environment.parsed_options is not None:
             environment.parsed_options.run_id = run_id  # the spawn messages carry it to the workers
+    try:
+        folder = _run_folder(environment, runtime.role, settings, run_id)
+    except HarnessError as exc:  # a folder in use (another run with this id) is never appended to
+        log.error("streamharness: error: %s; the run is refused", exc)
+        environment.process_exit_code = 2
+        if runtime.role != "worker" and runner is not None:
+            gevent.spawn(runner.stop)
+        return
     runtime.settings = settings
-    folder = RunFolder(Path(settings.reports_dir) / run_id)
-    writes_files = runtime.role != "worker" or settings.events_to == "local"
-    if writes_files:
-        folder = RunFolder.create(Path(settings.reports_dir), run_id)
     writer = _writer(runtime, folder, settings) if runtime.role != "master" else None
     manifest: dict[str, Any] = {
         "run_id": run_id,
@@ -177,6 +193,19 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         assert runner is not None
         gevent.spawn(_flush_periodically, runtime, run)
         gevent.spawn(channel.report_status, runtime, runner)
+
+
+def _run_folder(environment: Environment, role: str, settings: LoadSettings, run_id: str) -> RunFolder:
+    """The run's folder: the one claimed at init, a new claim, or (a worker) the master's."""
+    reports_dir = Path(settings.reports_dir)
+    if role == "worker":
+        return RunFolder.join(reports_dir, run_id) if settings.events_to == "local" else RunFolder(reports_dir / run_id)
+    claimed = _CLAIMED.pop(environment, None)
+    if claimed is not None and claimed.run_id == run_id:
+        return claimed
+    if claimed is not None:
+        claimed.release_if_unused()
+    return RunFolder.create(reports_dir, run_id)
 
 
 def _writer(runtime: Runtime, folder: RunFolder, settings: LoadSettings) -> EventWriter:
@@ -231,6 +260,9 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
 
 
 def _on_quitting(environment: Environment, **_: Any) -> None:
+    claimed = _CLAIMED.pop(environment, None)
+    if claimed is not None:
+        claimed.release_if_unused()  # quit before the run began: no empty folder stays behind
     runtime = runtime_of(environment)
     if runtime.run is not None:
         runtime.run.finish(completed=False)
