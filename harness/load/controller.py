@@ -29,7 +29,7 @@ from harness.events.schema import ENDPOINT_LOST_BOUND_S, SATURATION_LAG_MS
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
-from harness.load.outages import EndpointWatch, summary_line
+from harness.load.outages import EndpointWatch, scheduled_sends, summary_line
 from harness.load.runtime import ActiveRun, Phase, Runtime
 from harness.load.stages import Stage
 
@@ -216,13 +216,6 @@ class Coordinator:
         if record is not None:
             log.warning("%s; run.json marks the run incomplete", summary_line(record))
         return record
-
-
-def scheduled_sends(stages: list[Stage], producers: int) -> float | None:
-    """How many sends the stages asked of all producers; None when a stage has no end."""
-    if any(stage.seconds <= 0 for stage in stages):
-        return None
-    return sum(stage.rate * stage.seconds for stage in stages) * producers
 
 
 def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage], run: ActiveRun) -> None:

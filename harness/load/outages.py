@@ -10,8 +10,11 @@ time is passed in, so the rules are tested without Locust or a clock.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.load.stages import Stage
 
 #: A schedule may fall this far short (its last tick, a rate change) without any socket being down.
 SHORTFALL_TOLERANCE = 0.02
@@ -135,6 +138,14 @@ class EndpointWatch:
             "longest_s": max((o["seconds"] for o in outages), default=0.0),
             "schedule_shortfall": shortfall,
         }
+
+
+def scheduled_sends(stages: Iterable[Stage], producers: int) -> float | None:
+    """How many sends the stages asked of all producers; None when a stage has no end."""
+    stages = list(stages)
+    if any(stage.seconds <= 0 for stage in stages):
+        return None
+    return sum(stage.rate * stage.seconds for stage in stages) * producers
 
 
 def schedule_shortfall(scheduled: float | None, sent: int) -> float | None:
