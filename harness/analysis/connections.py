@@ -2,18 +2,24 @@
 
 A consumer that delivered without a connect row (its row was in a lost file, say) counts as
 connected for the whole run; a connect without a disconnect lasts to the end of the log.
+
+A worker the master marked lost took its actors with it: each is given a synthetic departure
+(:class:`Departures`) at ``min(lost_ns, just after the last row any actor of that worker recorded)``.
+It ends their connected time and explains redeliveries of what they held, like a disconnect row.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness.analysis import eventlog as el
-from harness.analysis.eventlog import EventLog
+from harness.analysis.eventlog import Bools, EventLog
 from harness.analysis.messages import Rows
+from harness.analysis.runinfo import LostWorker
 
 _CONSUMER = re.compile(r"-c\d+$")
 
@@ -38,6 +44,114 @@ class Intervals:
         return total
 
 
+@dataclass(frozen=True)
+class LeftWorker:
+    """A lost worker as the analysis sees it: when its actors are taken to have left, and who they were."""
+
+    worker: str
+    lost_ns: int | None
+    #: None when the worker recorded no row and its loss time is unknown: nothing of it is in the log.
+    left_ns: int | None
+    actors: tuple[int, ...]
+    #: Those of ``actors`` that are consumers (see :func:`consumer_actors`).
+    consumers: tuple[int, ...] = ()
+
+    @property
+    def may_have_held(self) -> bool:
+        """Could it have held messages? Yes if it had a consumer, or if it left no row to tell."""
+        return bool(self.consumers) or not self.actors
+
+
+@dataclass(frozen=True)
+class Departures:
+    """Synthetic departures of every actor of a lost worker: ``{actor code: left_ns}``."""
+
+    at_ns: dict[int, int] = field(default_factory=dict)
+    workers: tuple[LeftWorker, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.workers)
+
+    def rows(self) -> Rows:
+        """The departures as ``disconnect``-like rows (no uid, no log position)."""
+        actors = np.array(sorted(self.at_ns), dtype=np.int32)
+        times = np.array([self.at_ns[int(a)] for a in actors], dtype=np.int64)
+        return Rows(np.full(len(actors), el.NO_CODE, dtype=np.int32), times, actors, np.full(len(actors), -1))
+
+    def departed(self, actors: np.ndarray) -> Bools:
+        """Which of ``actors`` (codes) belong to a lost worker."""
+        mask: Bools = np.isin(actors, np.array(sorted(self.at_ns), dtype=np.int64))
+        return mask
+
+    def left_at(self, actors: np.ndarray, base: int) -> np.ndarray:
+        """Per actor code, its departure less ``base`` as a float (as :mod:`redelivery` joins times); inf if none."""
+        size = max(self.at_ns, default=-1) + 1
+        table = np.full(size + 1, np.inf)  # the last slot: actors that did not depart
+        for actor, t in self.at_ns.items():
+            table[actor] = float(np.int64(t - base))
+        codes = np.asarray(actors, dtype=np.int64)
+        values: np.ndarray = table[np.where((codes >= 0) & (codes < size), codes, size)]
+        return values
+
+    @property
+    def held_until_ns(self) -> int | None:
+        """Until when a lost consumer may have taken (and acked, unreported) messages: the latest
+        ``lost_ns`` (else departure) of a lost worker that may have held some; None if none could."""
+        times = [w.lost_ns if w.lost_ns is not None else w.left_ns for w in self.workers if w.may_have_held]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
+
+
+def departures(log: EventLog, lost: tuple[LostWorker, ...], deliveries: Rows | None = None) -> Departures:
+    """When each lost worker's actors are taken to have left (see the module docstring)."""
+    if not lost:
+        return Departures()
+    last = _last_row_per_actor(log)
+    consumers = set(consumer_actors(log, deliveries if deliveries is not None else _no_rows()))
+    at_ns: dict[int, int] = {}
+    workers = []
+    for worker in lost:
+        mine = tuple(code for code, name in enumerate(log.actors) if name.startswith(worker.prefix))
+        seen = [last[code] for code in mine if code in last]
+        after_last = max(seen) + 1 if seen else None
+        candidates = [t for t in (worker.lost_ns, after_last) if t is not None]
+        left_ns = min(candidates) if candidates else None
+        if left_ns is not None:
+            at_ns.update((code, left_ns) for code in mine)
+        held = tuple(code for code in mine if code in consumers)
+        workers.append(LeftWorker(worker.worker, worker.lost_ns, left_ns, mine, held))
+    return Departures(at_ns, tuple(workers))
+
+
+def _no_rows() -> Rows:
+    empty = np.zeros(0, dtype=np.int64)
+    return Rows(empty.astype(np.int32), empty, empty.astype(np.int32), empty)
+
+
+def _last_row_per_actor(log: EventLog) -> dict[int, int]:
+    actors = log.column("actor")
+    if not len(actors):
+        return {}
+    last = np.full(len(log.actors), np.iinfo(np.int64).min, dtype=np.int64)
+    known = actors >= 0
+    np.maximum.at(last, actors[known], log.column("t_ns")[known])
+    return {code: int(t) for code, t in enumerate(last) if t != np.iinfo(np.int64).min}
+
+
+def describe(log: EventLog, gone: Departures) -> list[dict[str, object]]:
+    """The lost workers for summary.json: when lost, when taken as left, their consumers by name."""
+    return [
+        {
+            "worker": w.worker,
+            "lost_ns": w.lost_ns,
+            "left_ns": w.left_ns,
+            "consumers": [log.actors[c] for c in w.consumers],
+            "actors": len(w.actors),
+        }
+        for w in gone.workers
+    ]
+
+
 def consumer_actors(log: EventLog, deliveries: Rows) -> list[int]:
     """Actor codes of consumers: every actor that received a delivery or is named ``<worker>-c<n>``."""
     delivering = set(np.unique(deliveries.actor).tolist())
@@ -45,8 +159,13 @@ def consumer_actors(log: EventLog, deliveries: Rows) -> list[int]:
     return sorted(code for code in delivering | named if code >= 0)
 
 
-def intervals(log: EventLog, consumers: list[int], start_ns: int, end_ns: int) -> Intervals:
-    """Pair each consumer's connect and disconnect rows into intervals within the log."""
+def intervals(
+    log: EventLog, consumers: list[int], start_ns: int, end_ns: int, departed: Mapping[int, int] | None = None
+) -> Intervals:
+    """Pair each consumer's connect and disconnect rows into intervals within the log.
+
+    ``departed`` (actor code: ns, see :class:`Departures`) ends a lost worker's consumer there.
+    """
     kinds = log.column("kind")
     mask = (kinds == el.CONNECT) | (kinds == el.DISCONNECT)
     rows = np.flatnonzero(mask)
@@ -67,5 +186,9 @@ def intervals(log: EventLog, consumers: list[int], start_ns: int, end_ns: int) -
                 opened = None
         if opened is not None:
             spans.append((opened, end_ns))
-        result[actor] = spans or [(start_ns, end_ns)]
+        spans = spans or [(start_ns, end_ns)]
+        if departed and actor in departed:
+            cut = departed[actor]
+            spans = [(a, min(b, cut)) for a, b in spans if a < cut] or [(min(start_ns, cut), cut)]
+        result[actor] = spans
     return Intervals(result)

@@ -10,6 +10,13 @@ delivered) and ``indeterminate`` (no publish ack, not delivered).
 Apart from the classes, ``unacked`` counts messages delivered and never acknowledged by anyone
 by the end of the log: DESIGN's ``ok`` and ``redelivered`` are acked once, and a consumer that
 never acks holds the message in the subscription's backlog for good.
+
+A lost worker (run.json's ``workers_lost``) changes three things, through its synthetic
+departures (connections.py): redeliveries of what its consumers held are explained (holder left);
+a message published before the loss and never seen delivered is ``indeterminate``, not ``lost``
+(a lost consumer may have taken and acked it without the row reaching the log); a delivered
+message of a lost producer whose send row was never recorded is ``recovered``, not ``unexpected``.
+:class:`LossEffects` counts what those rules changed, and what rests on a lost consumer's rows.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from harness.analysis.eventlog import NO_CODE, EventLog
+from harness.analysis.connections import Departures
+from harness.analysis.eventlog import MISSING, NO_CODE, Bools, EventLog
 from harness.analysis.messages import Messages, gather
 from harness.analysis.ordering import check_order
 from harness.analysis.redelivery import Redeliveries, explain
@@ -30,6 +38,27 @@ DUPLICATE_KINDS = ("same_consumer", "cross_consumer", "duplicate_publish")
 EXAMPLES = 10
 #: Default allowance for an ack written just before its connection closed (see redelivery.py).
 ACK_GRACE_MS = 1000.0
+
+
+@dataclass(frozen=True)
+class LossEffects:
+    """What lost workers did to the classes, and which violations rest on their consumers' rows.
+
+    All zero when no worker was lost. A violation that rests on them may be an artefact of their
+    missing last rows, so only the rest proves anything (see verdict.py).
+    """
+
+    #: Published before the loss, never seen delivered: ``indeterminate``, not ``lost``.
+    indeterminate_at_loss: int = 0
+    #: Delivered, of a lost producer, without a send row: ``recovered``, not ``unexpected``.
+    sent_unrecorded: int = 0
+    #: Duplicated messages with a delivery to a lost worker's consumer.
+    duplicated_with_lost: int = 0
+    #: Order violations (late messages) with a delivery to a lost worker's consumer.
+    order_late_with_lost: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,7 @@ class DeliveryResult:
     order_examples: list[str] = field(default_factory=list)
     #: uid codes of every message that arrived after a later one of its producer.
     order_late: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    loss: LossEffects = field(default_factory=LossEffects)
 
 
 def classify(
@@ -58,14 +88,21 @@ def classify(
     ack_timeout_ms: float = 0.0,
     ack_grace_ms: float = ACK_GRACE_MS,
     ordered: bool = False,
+    departures: Departures | None = None,
 ) -> DeliveryResult:
-    """Put every message in one class, count the classes and keep up to 10 example uids each."""
+    """Put every message in one class, count the classes and keep up to 10 example uids each.
+
+    ``departures``: the lost workers' actors and when they left (see the module docstring).
+    """
     m = messages if messages is not None else gather(log)
-    redeliveries = explain(log, m, ack_timeout_ms, ack_grace_ms)
-    sent = m.sent
+    gone = departures or Departures()
+    redeliveries = explain(log, m, ack_timeout_ms, ack_grace_ms, gone)
+    delivered = m.n_deliver > 0
+    unrecorded = _sent_unrecorded(log, m, gone, delivered)
+    sent = m.sent | unrecorded
     published = m.n_publish_ok > 0
     rejected = sent & (m.n_publish_err > 0) & ~published
-    delivered = m.n_deliver > 0
+    held = _maybe_held(m, gone, published & ~delivered)
     unacked = delivered & (m.n_ack == 0)
     duplicated = delivered & (redeliveries.same_consumer | redeliveries.cross_consumer | redeliveries.duplicate_publish)
     classes = np.select(
@@ -76,7 +113,7 @@ def classify(
             published & (m.n_deliver >= 2),
             published & delivered,
             sent & delivered,
-            published,
+            published & ~held,
             sent,
         ],
         [UNEXPECTED, REJECTED, DUPLICATED, REDELIVERED, OK, RECOVERED, LOST, INDETERMINATE],
@@ -99,6 +136,13 @@ def classify(
         examples[f"duplicated/{name}"] = log.uid_text(np.flatnonzero(kinds[name])[:EXAMPLES])
     examples["unacked"] = log.uid_text(np.flatnonzero(unacked)[:EXAMPLES])
     order = check_order(log.uids, m.first_deliver_ns, sent) if ordered else None
+    touched = _touched_by(m, gone)
+    loss = LossEffects(
+        indeterminate_at_loss=int(np.count_nonzero(held)),
+        sent_unrecorded=int(np.count_nonzero(unrecorded)),
+        duplicated_with_lost=int(np.count_nonzero(is_dup & touched)),
+        order_late_with_lost=int(np.count_nonzero(touched[order.late])) if order else 0,
+    )
     return DeliveryResult(
         classes=classes,
         counts=counts,
@@ -111,7 +155,39 @@ def classify(
         order_violations=order.violations if order else None,
         order_examples=log.uid_text(order.late[:EXAMPLES]) if order else [],
         order_late=order.late if order else np.zeros(0, dtype=np.int64),
+        loss=loss,
     )
+
+
+def _sent_unrecorded(log: EventLog, m: Messages, gone: Departures, delivered: Bools) -> Bools:
+    """Delivered messages without a send row whose producer (``<worker>-p<n>/<seq>``) is of a lost worker."""
+    result = np.zeros(m.count, dtype=bool)
+    prefixes = tuple(f"{w.worker}-" for w in gone.workers)
+    if not prefixes:
+        return result
+    candidates = np.flatnonzero(delivered & ~m.sent)
+    texts = log.uid_text(candidates)
+    result[candidates[np.array([text.startswith(prefixes) for text in texts], dtype=bool)]] = True
+    return result
+
+
+def _maybe_held(m: Messages, gone: Departures, undelivered: Bools) -> Bools:
+    """Undelivered messages published before a lost consumer's loss: it may have acked them unrecorded."""
+    until = gone.held_until_ns
+    if until is None:
+        return np.zeros(m.count, dtype=bool)
+    held: Bools = undelivered & (m.publish_ns != MISSING) & (m.publish_ns <= until)
+    return held
+
+
+def _touched_by(m: Messages, gone: Departures) -> Bools:
+    """Messages with a delivery to a lost worker's actor."""
+    result = np.zeros(m.count, dtype=bool)
+    d = m.deliveries
+    if gone and len(d):
+        mine = gone.departed(d.actor) & (d.uid >= 0)
+        result[d.uid[mine]] = True
+    return result
 
 
 def _anonymous_examples(log: EventLog, m: Messages) -> list[str]:

@@ -12,6 +12,7 @@ consumer clock behind the producers') counts in the first window, as in the over
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -59,9 +60,11 @@ def fairness(
     end_ns: int,
     window_ns: int,
     starvation_ns: int,
+    departed: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
+    """``departed``: lost workers' consumers and when they left (their connected time ends there)."""
     consumers = sorted(consumer_actors(log, m.deliveries), key=lambda code: log.actors[code])
-    connected = intervals(log, consumers, start_ns, end_ns)
+    connected = intervals(log, consumers, start_ns, end_ns, departed)
     delivered = np.bincount(m.deliveries.actor[m.deliveries.actor >= 0], minlength=len(log.actors))
     span_s = max(end_ns - start_ns, 1) / 1e9
     conn_s = np.array([connected.connected_ns(c, start_ns, end_ns) / 1e9 for c in consumers], dtype=float)

@@ -13,6 +13,10 @@ consumers acked it, leaving out late acks from a holder whose copy had already b
 for a good reason, or when it was published twice and delivered more than once for it (two
 endpoint message ids among its deliveries). Sent or published twice but delivered once is no
 duplicate: the endpoint kept one copy.
+
+A consumer of a lost worker (see :class:`~harness.analysis.connections.Departures`) left at its
+synthetic departure, and none of its acks counts as confirmed there, however early it was written:
+the process was killed, and its last rows (a nack, a close) may never have been recorded.
 Only messages delivered more than once are looked at, so this costs nothing on a clean run.
 """
 
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import eventlog as el
+from harness.analysis.connections import Departures
 from harness.analysis.eventlog import Bools, Codes, EventLog, Ints
 from harness.analysis.messages import Messages, Rows, rows_of
 
@@ -52,8 +57,15 @@ class Redeliveries:
         return {name: int(np.count_nonzero(self.reason == code)) for code, name in REASONS.items()}
 
 
-def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_ms: float) -> Redeliveries:
+def explain(
+    log: EventLog,
+    messages: Messages,
+    ack_timeout_ms: float,
+    ack_grace_ms: float,
+    departures: Departures | None = None,
+) -> Redeliveries:
     count = messages.count
+    departures = departures or Departures()
     multi = messages.n_deliver >= 2
     deliveries = _subset(messages.deliveries, multi)
     msg_id = log.msg_id_codes(deliveries.index)
@@ -76,7 +88,7 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     ).sort_values("t_prev", kind="stable")
     acks = _subset(messages.acks, multi)
     nacks = _subset(messages.nacks, multi)
-    disconnects = rows_of(log, el.DISCONNECT)
+    disconnects = _concat(rows_of(log, el.DISCONNECT), departures.rows())
     ack_ns = _next_by(left, "t_prev", acks, base, by=["uid", "holder"])
     nack_ns = _next_by(left, "t_prev", nacks, base, by=["uid", "holder"])
     left_ns = _next_by(left, "t_prev", disconnects, base, by=["holder"])
@@ -86,8 +98,9 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     grace = ack_grace_ms * 1e6
     acked = ack_ns <= t_cur
     holder_left = left_ns <= t_cur
+    killed = left_ns == departures.left_at(left["holder"].to_numpy(), base)
     with np.errstate(invalid="ignore"):  # inf - inf where neither happened: compares False
-        ack_unconfirmed = holder_left & ((ack_ns >= left_ns) | (left_ns - ack_ns <= grace))
+        ack_unconfirmed = holder_left & ((ack_ns >= left_ns) | (left_ns - ack_ns <= grace) | killed)
     counted_ack = acked & ~ack_unconfirmed
     grew = redelivery[extra][rows] > redelivery[prev][rows]
     timed_out = (ack_timeout_ms > 0) & ~acked & (t_cur - t_prev >= ack_timeout_ms * 1e6) & grew
@@ -106,7 +119,7 @@ def explain(log: EventLog, messages: Messages, ack_timeout_ms: float, ack_grace_
     same_consumer[uid[extra][same]] = True
     cross_consumer = np.zeros(count, dtype=bool)
     cross_consumer[uid[extra][unexplained & ~same]] = True
-    cross_consumer |= _acked_by_two(messages, disconnects, uid, t_ns, actor, extra, reason, grace)
+    cross_consumer |= _acked_by_two(messages, disconnects, departures, uid, t_ns, actor, extra, reason, grace)
     return Redeliveries(
         uid=uid[extra],
         consumer=actor[extra],
@@ -134,6 +147,18 @@ def _republished(messages: Messages, uid: Codes, msg_id: Codes, extra: Ints, pre
     return republished
 
 
+def _concat(a: Rows, b: Rows) -> Rows:
+    """Disconnect rows and synthetic departures together (their order does not matter to the joins)."""
+    if not len(b):
+        return a
+    return Rows(
+        np.concatenate((a.uid, b.uid)),
+        np.concatenate((a.t_ns, b.t_ns)),
+        np.concatenate((a.actor, b.actor)),
+        np.concatenate((a.index, b.index)),
+    )
+
+
 def _subset(rows: Rows, wanted: Bools) -> Rows:
     keep = (rows.uid >= 0) & wanted[np.maximum(rows.uid, 0)] if len(rows) else np.zeros(0, dtype=bool)
     return Rows(rows.uid[keep], rows.t_ns[keep], rows.actor[keep], rows.index[keep])
@@ -152,6 +177,7 @@ def _next_by(left: pd.DataFrame, on: str, rows: Rows, base: int, by: list[str]) 
 def _acked_by_two(
     messages: Messages,
     disconnects: Rows,
+    departures: Departures,
     uid: Codes,
     t_ns: Ints,
     actor: Codes,
@@ -167,7 +193,8 @@ def _acked_by_two(
     base = int(min(acks.t_ns.min(), t_ns.min() if len(t_ns) else acks.t_ns.min()))
     frame = pd.DataFrame({"uid": acks.uid, "holder": acks.actor, "t": acks.t_ns - base}).sort_values("t")
     left_ns = _next_by(frame, "t", disconnects, base, by=["holder"])
-    unconfirmed = left_ns - frame["t"].to_numpy() <= grace_ns
+    killed = left_ns == departures.left_at(frame["holder"].to_numpy(), base)
+    unconfirmed = (left_ns - frame["t"].to_numpy() <= grace_ns) | killed
     # The latest delivery of the same message at or before each ack: if it went to another
     # consumer for a good reason, this ack is the old holder's late one.
     explained = np.zeros(len(uid), dtype=bool)

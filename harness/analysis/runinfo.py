@@ -6,8 +6,52 @@ still analyses, with the figures that depend on a missing key left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One span in which producers or consumers stayed cut off from the endpoint past the bound."""
+
+    from_ns: int | None = None
+    #: None: the endpoint never came back before the run ended.
+    to_ns: int | None = None
+    seconds: float | None = None
+    producers: int | None = None
+    consumers: int | None = None
+
+
+@dataclass(frozen=True)
+class EndpointLost:
+    """run.json's ``endpoint_lost``: the endpoint was unreachable for longer than ``bound_s``.
+
+    Every field may be None (an older or damaged record): the loss itself is what the verdict needs.
+    """
+
+    bound_s: float | None = None
+    first_ns: int | None = None
+    outages: tuple[Outage, ...] = ()
+    longest_s: float | None = None
+    #: Fraction of the scheduled sends never sent (0..1).
+    schedule_shortfall: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LostWorker:
+    """A worker the master marked missing; its actors are named ``<worker>-...``."""
+
+    worker: str
+    #: When the master first saw it missing; None in the old record shape (a plain tag).
+    lost_ns: int | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.worker}-"
 
 
 @dataclass(frozen=True)
@@ -26,6 +70,8 @@ class RunInfo:
     producing_stopped_ns: int | None = None
     clock_uncertainty_ns: dict[str, int] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
+    endpoint_lost: EndpointLost | None = None
+    workers_lost: tuple[LostWorker, ...] = ()
 
     @property
     def offered_rate(self) -> float | None:
@@ -58,16 +104,67 @@ def run_info(manifest: dict[str, Any]) -> RunInfo:
         drained=manifest["drained"] if isinstance(manifest.get("drained"), bool) else None,
         producing_started_ns=_integer(manifest.get("producing_started_ns")),
         producing_stopped_ns=_integer(manifest.get("producing_stopped_ns")),
-        clock_uncertainty_ns={str(k): int(v) for k, v in (uncertainty or {}).items() if isinstance(v, int | float)}
-        if isinstance(uncertainty, dict)
-        else {},
+        clock_uncertainty_ns=_integers(uncertainty),
         generator=generator if isinstance(generator, dict) else {},
+        endpoint_lost=_endpoint_lost(manifest.get("endpoint_lost")),
+        workers_lost=_workers_lost(manifest.get("workers_lost")),
     )
 
 
+def _endpoint_lost(value: Any) -> EndpointLost | None:
+    """The record; ``true`` (a loss with no details) still counts as a loss, anything else as none."""
+    if value is True:
+        return EndpointLost()
+    if not isinstance(value, dict):
+        return None
+    outages = value.get("outages")
+    return EndpointLost(
+        bound_s=_number(value.get("bound_s")),
+        first_ns=_integer(value.get("first_ns")),
+        outages=tuple(_outage(o) for o in outages if isinstance(o, dict)) if isinstance(outages, list) else (),
+        longest_s=_number(value.get("longest_s")),
+        schedule_shortfall=_number(value.get("schedule_shortfall")),
+    )
+
+
+def _outage(value: dict[str, Any]) -> Outage:
+    return Outage(
+        from_ns=_integer(value.get("from_ns")),
+        to_ns=_integer(value.get("to_ns")),
+        seconds=_number(value.get("seconds")),
+        producers=_integer(value.get("producers")),
+        consumers=_integer(value.get("consumers")),
+    )
+
+
+def _workers_lost(value: Any) -> tuple[LostWorker, ...]:
+    """Records ``{"worker", "lost_ns"}`` or, in the old shape, plain tags; one per worker, first kept."""
+    if not isinstance(value, list):
+        return ()
+    found: dict[str, LostWorker] = {}
+    for item in value:
+        if isinstance(item, str) and item:
+            found.setdefault(item, LostWorker(item))
+        elif isinstance(item, dict) and isinstance(item.get("worker"), str) and item["worker"]:
+            found.setdefault(item["worker"], LostWorker(item["worker"], _integer(item.get("lost_ns"))))
+    return tuple(found.values())
+
+
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _integers(value: Any) -> dict[str, int]:
+    """The whole-number values of a dict (wrong types and non-finite numbers left out)."""
+    if not isinstance(value, dict):
+        return {}
+    pairs = ((str(k), _integer(v)) for k, v in value.items())
+    return {k: v for k, v in pairs if v is not None}
 
 
 def _integer(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return int(value)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from harness.analysis.connections import departures, describe
 from harness.analysis.delivery import ACK_GRACE_MS, classify, fates
 from harness.analysis.eventlog import MISSING
 from harness.analysis.fairness import fairness
@@ -61,7 +62,8 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
     info = run_info(run.manifest)
     log = run.log
     m = gather(log)
-    delivery = classify(log, m, info.ack_timeout_ms, options.ack_grace_ms, ordered=info.ordered)
+    gone = departures(log, info.workers_lost, m.deliveries)
+    delivery = classify(log, m, info.ack_timeout_ms, options.ack_grace_ms, ordered=info.ordered, departures=gone)
     t_ns = log.column("t_ns")
     sends = m.send_ns[m.send_ns != MISSING]
     first_event = int(t_ns.min()) if len(t_ns) else 0
@@ -88,6 +90,8 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             "target": _target(run.manifest),
             "settings": redact(run.manifest.get("settings") or {}),
             "clock_uncertainty_ms": max(info.clock_uncertainty_ns.values(), default=0) / 1e6,
+            "endpoint_lost": info.endpoint_lost.as_dict() if info.endpoint_lost is not None else None,
+            "workers_lost": describe(log, gone),
         },
         "input": {
             "read": run.describe(),
@@ -107,6 +111,7 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             "order_violations": delivery.order_violations,
             "examples": delivery.examples,
             "order_examples": delivery.order_examples,
+            "loss_effects": delivery.loss.as_dict(),
         },
         "fairness": fairness(
             log,
@@ -117,6 +122,7 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             end_ns,
             window_ns,
             int(options.starvation_s * NS_PER_S),
+            gone.at_ns,
         ),
         "latency_ms": latency(log, m, delivery, start_ns, window_ns),
         "throughput": throughput(log, m, info, queue, start_ns, end_ns),

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.analysis.compare import Change
 from harness.analysis.delivery import CLASSES
+from harness.analysis.verdict import loss_lines
 
 FATE_ROWS = (
     ("sent", "sent"),
@@ -47,6 +48,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     width = max(len(label) for label, _ in FATE_ROWS)
     lines += [f"  {label:<{width}}  {messages[key]:>10,}" for label, key in FATE_ROWS]
     lines.append("")
+    lines += [f"  {line}" for line in loss_lines(summary)]
     lines += [f"  note: {note}" for note in summary["input"]["notes"]]
     reasons = summary["reasons"]
     lines.append(f"verdict: {summary['verdict'].upper()}" + (f" ({'; '.join(reasons)})" if reasons else ""))

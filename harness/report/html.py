@@ -14,6 +14,7 @@ from string import Template
 from typing import Any
 
 from harness.analysis.delivery import CLASSES
+from harness.analysis.verdict import loss_lines
 from harness.atomic import write_text_atomically
 from harness.events.runfolder import redact
 from harness.report.plots import render_all
@@ -215,6 +216,7 @@ def render_html(summary: dict[str, Any], plots: Sequence[tuple[str, str, bytes]]
         ("duration s", run["duration_s"]),
         ("completed", run["completed"]),
         ("drained", run["drained"]),
+        *(("loss", line) for line in loss_lines(summary)),
         ("target", run["target"].get("kind")),
         ("events", inp["read"]),
     ]
