@@ -4,10 +4,11 @@ A stage is a load run at one offered rate. It is measured after its warm-up, up 
 stopped; it holds when the checker passes it under the region's SLO, at least 97% of the offered
 rate was delivered, the backlog did not grow (by more than 1% of the offered rate per second),
 and p99 meets the SLO. A stage whose generator was
-saturated (persistently behind its schedule, over 90% CPU, or sending less than it was asked to)
+saturated (behind its schedule for seconds on end, over 90% CPU, or sending less than it was asked to)
 says nothing about the endpoint, and is marked so; a producer whose socket closed mid-stage falls
 behind because of the endpoint, so then only the CPU counts. A lag spike in the tail alone is jitter from a
-busy machine, not saturation: the offered load still went out.
+busy machine, not saturation: the offered load still went out. Being behind is judged by the same
+rule as the load run's own record (:func:`~harness.load.generator.lag_is_sustained`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from harness.analysis.summary import Analysis
 from harness.analysis.throughput import Backlog, producing_span
 from harness.analysis.verdict import Thresholds
 from harness.events.schema import SATURATION_CPU_PERCENT, SATURATION_LAG_MS
+from harness.load.generator import lag_is_sustained
 
 NS_PER_S = 1_000_000_000
 
@@ -136,16 +138,18 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     e2e = (first - m.send_ns)[sent_in_window & (first != MISSING)]
     quantiles = describe(e2e) if len(e2e) else {}
     intended = m.intended_ns[sent_in_window]
-    lag = (m.send_ns[sent_in_window] - intended)[intended != MISSING]
+    timed = intended != MISSING
+    due = intended[timed]
+    lag = m.send_ns[sent_in_window][timed] - due
     lag_figures = describe(lag) if len(lag) else {}
-    lag_p50, lag_p99 = lag_figures.get("p50"), lag_figures.get("p99")
+    lag_p99 = lag_figures.get("p99")
     sent_rate = float(np.count_nonzero(sent_in_window)) / seconds
     cpu_max = info.generator.get("cpu_percent_max")
     dropped = producer_disconnects(run.log, m, start - int(warmup_s * NS_PER_S), end)
     # a producer whose socket the endpoint dropped sends nothing, then catches up late: the
     # endpoint's doing, so only the generator's CPU can then say it was saturated
     behind = dropped == 0 and (
-        (lag_p50 is not None and lag_p50 > SATURATION_LAG_MS) or (offered > 0 and sent_rate < MIN_SENT_SHARE * offered)
+        _lag_is_sustained(due - start, lag) or (offered > 0 and sent_rate < MIN_SENT_SHARE * offered)
     )
     saturated = behind or (cpu_max is not None and cpu_max > SATURATION_CPU_PERCENT)
     delivery = summary["delivery"]
@@ -169,6 +173,17 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
         drained=info.drained,
         producer_disconnects=dropped,
     )
+
+
+def _lag_is_sustained(due_ns: np.ndarray, lag_ns: np.ndarray) -> bool:
+    """The generator's rule over the window's sends, each in the second of the window it was due
+    (``due_ns`` from the window's start; a send due before it counts in its first second)."""
+    if not len(lag_ns):
+        return False
+    second = np.maximum(due_ns, 0) // NS_PER_S
+    sends = np.bincount(second)
+    late = np.bincount(second, weights=lag_ns > SATURATION_LAG_MS * 1_000_000, minlength=len(sends))
+    return lag_is_sustained(sends.tolist(), late.astype(np.int64).tolist())
 
 
 def producer_disconnects(log: EventLog, m: Messages, start: int, end: int) -> int:

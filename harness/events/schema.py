@@ -69,11 +69,15 @@ PROP_INTENDED_NS: Final = "sh-intended-ns"
 EVENTS_DIR: Final = "events"
 RUN_JSON: Final = "run.json"
 
-#: Schedule lag (actual minus intended send time), ms, beyond which a generator is behind: a run
-#: whose lag p99 passes it ends with a warning that the generator may have been the bottleneck; a
-#: capacity stage whose lag median passes it (sends persistently late, not a jitter spike) claims
-#: nothing about the endpoint.
+#: Schedule lag (actual minus intended send time), ms, beyond which a send is late. A generator is
+#: saturated when its sends stay late: in each of SATURATION_SUSTAINED_S consecutive seconds, more
+#: than SATURATION_LATE_SHARE of the sends due over this line (harness.load.generator.lag_is_sustained). A run
+#: so marked ends with a warning that the generator was the bottleneck, and a capacity stage so
+#: marked claims nothing about the endpoint. One stall (a busy machine) late-sends a moment's
+#: messages, enough to move a short run's p99, but not seconds' worth: it is not saturation.
 SATURATION_LAG_MS: Final = 10.0
+SATURATION_LATE_SHARE: Final = 0.5
+SATURATION_SUSTAINED_S: Final = 3
 #: Likewise a generator process that used more than this much of its core (Locust's own warning line).
 SATURATION_CPU_PERCENT: Final = 90.0
 #: Seconds a producer or consumer may stay cut off from the endpoint (socket dropped, connects

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from locust import task
 
+import math
 import time
 import zlib
 
@@ -49,7 +50,9 @@ class Producer(StreamUser):
         self.schedule: Schedule | None = None
         self.seq = 0
         self.awaiting: dict[str, tuple[int, str, float]] = {}  # context -> (seq, uid, perf_counter at send)
-        self.catching_up = False  # behind schedule because the socket was down, not because the generator was slow
+        # sends due before this (perf_counter) make up for a socket that was down: late because of the
+        # endpoint, not a slow generator; inf while cut off, set when the socket is back
+        self.back_at = -math.inf
         run = self.runtime.run
         assert run is not None
         self.run_id = run.folder.run_id  # stamped into every message, with its uid
@@ -81,7 +84,6 @@ class Producer(StreamUser):
                 schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
             delay = schedule.wait(self.seq, now)
             if delay > 0:
-                self.catching_up = False
                 gevent.sleep(max(delay, MIN_SLEEP_S))
                 continue
             self._send_next(schedule, now)
@@ -113,8 +115,9 @@ class Producer(StreamUser):
         counters = runtime.counters
         counters.sent += 1
         counters.awaiting_publish_ack += 1
-        # the burst that makes up for a reconnect's gap is late by the gap, not by a slow generator
-        (runtime.monitor.catch_up if self.catching_up else runtime.monitor.lag).add(lag_ms)
+        # the burst that makes up for a reconnect's gap is late by the gap, not by a slow generator;
+        # what was due after the reconnect counts as the generator's own lag, even while the burst goes
+        runtime.monitor.add_send(lag_ms, catch_up=schedule.due(seq) < self.back_at)
         runtime.record(schema.SEND, self.actor, uid=uid, intended_ns=intended_ns, size=size, t_ns=sent_ns)
         try:
             conn.send(orjson.dumps(frame))
@@ -147,8 +150,13 @@ class Producer(StreamUser):
             self.runtime.record(schema.PUBLISH_ERR, self.actor, uid=uid, detail=detail)
             self.fire("publish", ms, exception=PublishRefused(detail))
 
+    def on_connected(self, conn: WsConnection) -> None:
+        """Back after a cut: what was due until now makes up for the gap, what is due next is on schedule."""
+        if self.back_at == math.inf:
+            self.back_at = time.perf_counter()
+
     def on_disconnected(self) -> str:
-        self.catching_up = True
+        self.back_at = math.inf
         unacked = len(self.awaiting)
         self.runtime.counters.awaiting_publish_ack -= unacked
         self.awaiting.clear()
