@@ -10,7 +10,9 @@ What the emulator accepts (no account database, so the rules are structural):
 * ``Basic`` is ignored: it is what the URL-userinfo recipe makes ws@6 send.
 * ``?otp=<otp>`` on a WebSocket URL: single use, valid ``otp_ttl`` seconds, bound to its tenant.
 
-Nothing here ever logs or returns a secret.
+Malformed credentials (non-ASCII or control characters, a scheme with no credential, a JWT that is
+not three base64url parts, an OTP that is not 32 hex digits) are simply not valid: the caller gets
+401, never a 500. Nothing here ever logs or returns a secret.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +31,12 @@ import orjson
 
 DEFAULT_OTP_TTL_S: Final = 60.0
 JWT_TTL_S: Final = 24 * 3600.0
+#: Longest credential looked at; aiohttp already refuses a header line over 8190 bytes.
+MAX_CREDENTIAL_CHARS: Final = 8192
+#: Visible ASCII only: an HTTP token or key never holds spaces, controls or non-ASCII.
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_OTP_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,16 @@ def tenant_of_key(api_key: str) -> str | None:
 def tenant_of_email(email: str) -> str:
     """GDN names a user's tenant after the e-mail address: ``user@example.com`` -> ``user_example.com``."""
     return email.replace("@", "_")
+
+
+def well_formed(credential: str) -> bool:
+    """True for a non-empty run of visible ASCII of sane length: the only shape a key or token has."""
+    return len(credential) <= MAX_CREDENTIAL_CHARS and _VISIBLE_ASCII.fullmatch(credential) is not None
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality that, unlike ``hmac.compare_digest`` on ``str``, accepts any characters."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def _b64url(data: bytes) -> str:
@@ -86,6 +105,8 @@ class Authenticator:
         scheme, _, credential = value.strip().partition(" ")
         scheme = scheme.lower()
         credential = credential.strip()
+        if not well_formed(credential):  # "Bearer" alone, spaces inside, control or non-ASCII characters
+            return None
         if scheme == "apikey":
             return self.check_key(credential)
         if scheme == "bearer":
@@ -93,7 +114,9 @@ class Authenticator:
         return None
 
     def check_key(self, api_key: str) -> Principal | None:
-        if self.required_key is not None and not hmac.compare_digest(api_key, self.required_key):
+        if not well_formed(api_key):
+            return None
+        if self.required_key is not None and not _same_secret(api_key, self.required_key):
             return None
         tenant = tenant_of_key(api_key)
         return None if tenant is None else Principal(tenant)
@@ -106,7 +129,7 @@ class Authenticator:
         email = body.get("email")
         if not isinstance(password, str) or not password:
             return None
-        if self.required_password is not None and not hmac.compare_digest(password, self.required_password):
+        if self.required_password is not None and not _same_secret(password, self.required_password):
             return None
         if isinstance(email, str) and "@" in email:
             tenant, username = tenant_of_email(email), "root"
@@ -132,9 +155,9 @@ class Authenticator:
         return f"{header}.{body}.{signature}"
 
     def check_jwt(self, token: str) -> Principal | None:
-        parts = token.split(".")
-        if len(parts) != 3:
+        if len(token) > MAX_CREDENTIAL_CHARS or _JWT_SHAPE.fullmatch(token) is None:
             return None
+        parts = token.split(".")
         expected = _b64url(hmac.new(self._secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
         if not hmac.compare_digest(expected, parts[2]):
             return None
@@ -142,9 +165,10 @@ class Authenticator:
             claims = orjson.loads(_unb64url(parts[1]))
         except (ValueError, orjson.JSONDecodeError):
             return None
-        if not isinstance(claims, dict) or not isinstance(claims.get("tenant"), str):
+        if not isinstance(claims, dict) or not isinstance(claims.get("tenant"), str) or not claims["tenant"]:
             return None
-        if not isinstance(claims.get("exp"), int) or claims["exp"] < self.clock():
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or isinstance(exp, bool) or exp < self.clock():
             return None
         return Principal(claims["tenant"], str(claims.get("preferred_username", "root")))
 
@@ -159,6 +183,8 @@ class Authenticator:
 
     def redeem_otp(self, otp: str) -> Principal | None:
         """Single use: a second redeem of the same OTP fails, and so does an expired one."""
+        if _OTP_SHAPE.fullmatch(otp) is None:
+            return None
         record = self._otps.pop(otp, None)
         if record is None or record[0] < self.clock():
             return None
