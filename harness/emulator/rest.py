@@ -19,6 +19,7 @@ from harness.emulator import admin, frames
 from harness.emulator.auth import Authenticator, Principal
 from harness.emulator.config import BrokerError
 from harness.emulator.core import Broker
+from harness.emulator.params import INT_MAX, java_int
 from harness.emulator.ratelog import RateLimitedLog
 from harness.emulator.stats import topic_stats
 from harness.wire import Topic
@@ -151,13 +152,17 @@ class GdnApi:
 
     async def local_dc(self, request: web.Request, _: Principal | None, __: dict[str, str]) -> web.Response:
         host = request.host
+        try:
+            url_host = request.url.host  # yarl refuses a Host header such as "x:99999"
+        except ValueError:
+            raise ApiError(400, "invalid Host header") from None
         # pyc8 opens wss://api-<tags.url>: "x@" makes its forced "api-" prefix URL userinfo.
         url = host[len("api-") :] if host.startswith("api-") else f"x@{host}"
         location = {"city": "", "countrycode": "", "countryname": "", "latitude": "0", "longitude": "0", "url": url}
         return json_response(
             {
                 "_key": "emulator",
-                "host": request.url.host or "127.0.0.1",
+                "host": url_host or "127.0.0.1",
                 "local": True,
                 "name": "emulator",
                 "spot_region": False,
@@ -252,7 +257,7 @@ class GdnApi:
 
     async def expiry(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
         topic = self._existing(request, principal, p)
-        seconds = _positive_int(p["seconds"], "expiry")
+        seconds = _seconds(p["seconds"], "expiry")
         admin.expire(self.broker, topic, seconds)
         return ok(None)
 
@@ -266,7 +271,7 @@ class GdnApi:
         return ok(self.ttl_s)
 
     async def set_ttl(self, _: web.Request, __: Principal | None, p: dict[str, str]) -> web.Response:
-        self.ttl_s = _positive_int(p["ttl"], "ttl")
+        self.ttl_s = _seconds(p["ttl"], "ttl")
         return ok(self.ttl_s)
 
     def _tenant_topics(self, principal: Principal | None) -> list[Topic]:
@@ -274,13 +279,15 @@ class GdnApi:
         return [t for t in self.broker.topics if t.tenant == principal.tenant]
 
 
-def _positive_int(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"invalid {what}: {text[:20]}") from None
-    if value < 0:
-        raise ApiError(400, f"invalid {what}: {value}")
+def _seconds(text: str, what: str) -> int:
+    """A ttl or expiry path value: Java ``Integer.parseInt`` (Pulsar's admin API takes an ``int``), at least 0.
+
+    Checked when it is set, so a value the emulator accepted always serialises on a later read.
+    """
+    value = java_int(text)
+    if value is None or value < 0:
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise ApiError(400, f"invalid {what}: {shown} (a whole number of seconds from 0 to {INT_MAX})")
     return value
 
 
