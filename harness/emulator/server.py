@@ -15,11 +15,12 @@ import contextlib
 import logging
 import random
 import time
+import traceback
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from harness import wire
 from harness.emulator import sockets, tls
@@ -34,6 +35,8 @@ from harness.emulator.rest import GdnApi
 from harness.emulator.truth import TruthLog
 
 log = logging.getLogger("harness.emulator")
+#: aiohttp's own request logging goes here (see serve()) to pass through RequestContentWithheld first.
+http_log = logging.getLogger("harness.emulator.http")
 
 #: Tick period while timers, rate caps or faults are pending, and while idle.
 BUSY_TICK_S, IDLE_TICK_S = 0.005, 0.05
@@ -177,11 +180,58 @@ class EmulatorServer:
             self.truth.close()
 
 
+class RequestContentWithheld(logging.Filter):
+    """Rewrite aiohttp's "Error handling request" records so no request bytes reach the log.
+
+    aiohttp quotes the offending bytes of a request it cannot parse (the first 100 of an oversized
+    Authorization header, a URL with its OTP), and an exception's message may quote a header too.
+    Refused requests and clients that went away are the client's doing: one line each, the fact
+    without the content, rate-limited like the REST errors. Anything else is a bug:
+    always logged, with its stack but never the exception's message.
+    """
+
+    def __init__(self, refusals: RateLimitedLog) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        if isinstance(exc, http_exceptions.HttpProcessingError):
+            self.refusals.warning("request refused before routing: %d, %s", exc.code, _refusal(exc))
+            return False
+        if isinstance(exc, ConnectionError):
+            self.refusals.warning("a client went away mid-request (%s)", type(exc).__name__)
+            return False
+        # A bug: its stack helps a bug report, its message might quote the request.
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        record.msg, record.args = "request failed: %s (message withheld)\n%s", (type(exc).__name__, stack)
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _refusal(exc: http_exceptions.HttpProcessingError) -> str:
+    """What aiohttp refused, by the exception's class alone."""
+    if isinstance(exc, http_exceptions.LineTooLong):
+        return "a header or the request line is too long"
+    if isinstance(exc, http_exceptions.InvalidURLError):
+        return "malformed URL"
+    if isinstance(exc, http_exceptions.InvalidHeader):
+        return "malformed header"
+    if isinstance(exc, http_exceptions.BadStatusLine):
+        return "malformed request line"
+    return f"malformed request line, header or body ({type(exc).__name__})"
+
+
+http_log.addFilter(RequestContentWithheld(RateLimitedLog(log)))
+
+
 async def serve(server: EmulatorServer) -> tuple[web.AppRunner, str]:
     """Start listening on every configured port; returns the runner and the primary base URL."""
     options = server.options
     context = tls.prepare(options.cert_dir, (options.host,)) if options.cert_dir else None
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0, logger=http_log)
     await runner.setup()
     try:
         primary = web.TCPSite(runner, options.host, options.port, ssl_context=context, reuse_address=False)
