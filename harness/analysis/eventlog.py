@@ -118,7 +118,7 @@ def encode(table: pa.Table) -> EventLog:
         kind_codes = kind_code_array(table.column("kind"))
         actor_codes, actors = _encode_text(table.column("actor"))
         detail_codes, details = _encode_text(table.column("detail"))
-        t_ns = _ints(table.column("t_ns"))
+        t_ns = int_values(table.column("t_ns"))
         uid_codes, uids = uid_job.result()
     frame = pd.DataFrame(
         {
@@ -126,9 +126,9 @@ def encode(table: pa.Table) -> EventLog:
             "kind": kind_codes,
             "actor": actor_codes,
             "uid": uid_codes,
-            "intended_ns": _ints(table.column("intended_ns")),
-            "redelivery": _ints(table.column("redelivery")),
-            "size": _ints(table.column("size")),
+            "intended_ns": int_values(table.column("intended_ns")),
+            "redelivery": int_values(table.column("redelivery")),
+            "size": int_values(table.column("size")),
             "detail": detail_codes,
         },
         copy=False,
@@ -159,7 +159,7 @@ def invalid_rows(table: pa.Table) -> Bools:
     known = pc.all(pc.is_in(pc.unique(kinds), value_set=pa.array(schema.KINDS))).as_py() is not False
     bad: Bools = np.zeros(len(kinds), dtype=bool) if known and not kinds.null_count else kind_code_array(kinds) < 0
     if table.column("t_ns").null_count:
-        bad |= _ints(table.column("t_ns")) == MISSING
+        bad |= int_values(table.column("t_ns")) == MISSING
     return bad
 
 
@@ -180,7 +180,8 @@ def _encode_text(column: pa.ChunkedArray) -> tuple[Codes, pa.Array]:
     return np.concatenate([_indices(chunk) for chunk in chunks]), chunks[-1].dictionary
 
 
-def _ints(column: pa.ChunkedArray) -> Ints:
+def int_values(column: pa.ChunkedArray) -> Ints:
+    """An int64 column as numpy, :data:`MISSING` where empty."""
     filled = pc.fill_null(column, MISSING) if column.null_count else column
     values: Ints = filled.to_numpy().astype(np.int64, copy=False)
     return values

@@ -20,13 +20,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from harness.analysis.eventlog import INT_COLUMNS, EventLog, empty_table, encode, invalid_rows
+from harness.analysis.eventlog import INT_COLUMNS, EventLog, empty_table, encode, int_values, invalid_rows
+from harness.analysis.lines import drop_broken_lines
+from harness.analysis.plausible import TimeBounds, implausible, run_bounds
 from harness.errors import HarnessError
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
 
 #: Bytes per parse block: big enough for throughput, small enough for both cores to share the work.
 BLOCK_BYTES = 16 << 20
-_INT_PATTERN = r"^-?[0-9]+$"
+_SHORT_INT = r"^-?[0-9]{1,18}$"
+_LONG_INT = r"^[0-9]{19}$"
+_INT64_MAX_TEXT = str(2**63 - 1)
 
 
 class RunLoadError(HarnessError):
@@ -46,6 +50,8 @@ class LoadedRun:
     data_skipped: bool = False
     #: ``read``, or why run.json could not be used: ``missing``, ``unreadable``, ``not a JSON object``.
     run_json: str = "read"
+    #: Rows that could not be used, per events file that had any (file name -> count).
+    unusable_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def events(self) -> pd.DataFrame:
@@ -62,6 +68,8 @@ class _FileResult:
     table: pa.Table | None
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: Rows (lines after the header) that could not be used: corrupt, or with a time far from the run.
+    unusable: int = 0
 
 
 def load_run(path: Path) -> LoadedRun:
@@ -93,14 +101,18 @@ def load_run(path: Path) -> LoadedRun:
         raise RunLoadError(f"{path}: no events files in {EVENTS_DIR}/ ({read}); nothing to analyse")
     tables: list[pa.Table] = []
     skipped = False
+    unusable: dict[str, int] = {}
+    bounds = run_bounds(manifest)
     for file in files:
-        result = read_events_file(file, offsets.get(worker_tag(file), 0))
+        result = read_events_file(file, offsets.get(worker_tag(file), 0), bounds)
         problems += result.notes + result.skipped
         skipped = skipped or bool(result.skipped)
+        if result.unusable:
+            unusable[file.name] = result.unusable
         if result.table is not None and result.table.num_rows:
             tables.append(result.table)
     table = pa.concat_tables(tables) if tables else empty_table()
-    return LoadedRun(path, manifest, encode(table), problems, files, skipped, run_json)
+    return LoadedRun(path, manifest, encode(table), problems, files, skipped, run_json, unusable)
 
 
 def worker_tag(path: Path) -> str:
@@ -132,17 +144,26 @@ def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str
     return loaded, "read"
 
 
-def read_events_file(path: Path, offset_ns: int = 0) -> _FileResult:
+def read_events_file(path: Path, offset_ns: int = 0, bounds: TimeBounds | None = None) -> _FileResult:
     """Read one events file; a file that cannot be read at all is reported, not raised."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return _FileResult(None, skipped=[f"{path.name}: unreadable ({exc.strerror or exc}); file skipped"])
-    return parse_events(data, path.name, offset_ns)
+    return parse_events(data, path.name, offset_ns, bounds)
 
 
-def parse_events(data: bytes, name: str = "events", offset_ns: int = 0) -> _FileResult:
-    """Parse the bytes of one events file (header line first) into a table of valid rows."""
+def parse_events(
+    data: bytes, name: str = "events", offset_ns: int = 0, bounds: TimeBounds | None = None
+) -> _FileResult:
+    """Parse the bytes of one events file (header line first) into a table of usable rows.
+
+    pyarrow parses the whole file first; when its rows do not account for every line (an
+    unbalanced quote swallows the lines after it into one field) or a line holds a NUL byte or
+    bytes that are not UTF-8, the lines that cannot be one record are dropped and the rest parsed
+    again. With ``bounds`` (a real run's files), rows whose times are not believable for the run
+    are skipped too (see :mod:`harness.analysis.plausible`); without, every time is taken as is.
+    """
     if not data:
         return _FileResult(None, notes=[f"{name}: empty file (a process that recorded nothing)"])
     result = _FileResult(None)
@@ -157,6 +178,60 @@ def parse_events(data: bytes, name: str = "events", offset_ns: int = 0) -> _File
     body = pa.py_buffer(data).slice(header_end + 1, cut - header_end - 1)
     if body.size == 0:
         return result
+    lines = data.count(b"\n", header_end + 1, cut)
+    parsed = None if data.find(b"\0", header_end + 1, cut) >= 0 else _parse_or_none(body)
+    if parsed is None or parsed[0].num_rows + parsed[1] != lines:
+        repaired = drop_broken_lines(body)
+        try:
+            table, bad = _parse(repaired.body)
+        except pa.ArrowInvalid as exc:  # not expected once the broken lines are out; the file alone is lost
+            result.skipped.append(f"{name}: cannot be parsed as CSV ({_first_line(exc)}); file skipped")
+            result.unusable = lines
+            return result
+        # Every record is a row, a row pyarrow skipped or a dropped line; any other is lost, so counted.
+        bad += repaired.dropped + max(0, repaired.records - repaired.dropped - table.num_rows - bad)
+    else:
+        table, bad = parsed
+    invalid = invalid_rows(table)
+    if invalid.any():
+        table = table.filter(pa.array(~invalid))
+    bad += int(invalid.sum())
+    if bad:
+        result.skipped.append(f"{name}: skipped {bad:,} corrupt rows of {table.num_rows + bad:,}")
+    if offset_ns:
+        table = _shift(table, offset_ns)
+    result.unusable = bad
+    if bounds is not None and table.num_rows:
+        table = _drop_implausible(table, name, bounds, result)
+    result.table = table
+    return result
+
+
+def _drop_implausible(table: pa.Table, name: str, bounds: TimeBounds, result: _FileResult) -> pa.Table:
+    """Skip the rows whose times are not believable for the run, saying how many and by what measure."""
+    t_ns = int_values(table.column("t_ns"))
+    bad, replaced = implausible(t_ns, bounds)
+    if replaced:
+        result.notes.append(f"{name}: most times fall outside run.json's start and stop; judged by the file's median")
+    count = int(bad.sum())
+    if not count:
+        return table
+    measure = "the file's median time" if replaced else bounds.describe()
+    result.skipped.append(f"{name}: skipped {count:,} rows of {len(t_ns):,} with a time far from the run ({measure})")
+    result.unusable += count
+    return table.filter(pa.array(~bad))
+
+
+def _parse_or_none(body: pa.Buffer) -> tuple[pa.Table, int] | None:
+    """:func:`_parse`, or None when the bytes are not what pyarrow can read as text (not UTF-8)."""
+    try:
+        return _parse(body)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _parse(body: pa.Buffer) -> tuple[pa.Table, int]:
+    """The rows pyarrow reads, typed, and how many it skipped for a wrong column count or a bad number."""
     bad_rows = [0]
 
     def skip(row: Any) -> str:
@@ -169,20 +244,8 @@ def parse_events(data: bytes, name: str = "events", offset_ns: int = 0) -> _File
         table = pacsv.read_csv(pa.BufferReader(body), read_options=read, parse_options=parse, convert_options=_typed())
     except pa.ArrowInvalid:
         bad_rows[0] = 0  # the lenient pass sees the short rows again
-        try:
-            table = _read_leniently(body, read, parse, bad_rows)
-        except pa.ArrowInvalid as exc:
-            result.skipped.append(f"{name}: cannot be parsed as CSV ({_first_line(exc)}); file skipped")
-            return result
-    bad = invalid_rows(table)
-    invalid = int(bad.sum())
-    if invalid:
-        table = table.filter(pa.array(~bad))
-    bad_rows[0] += invalid
-    if bad_rows[0]:
-        result.skipped.append(f"{name}: skipped {bad_rows[0]:,} corrupt rows of {table.num_rows + bad_rows[0]:,}")
-    result.table = _shift(table, offset_ns) if offset_ns else table
-    return result
+        table = _read_leniently(body, read, parse, bad_rows)
+    return table, bad_rows[0]
 
 
 def _first_line(exc: Exception) -> str:
@@ -195,7 +258,7 @@ def _typed() -> pacsv.ConvertOptions:
 
 
 def _read_leniently(body: pa.Buffer, read: pacsv.ReadOptions, parse: pacsv.ParseOptions, bad: list[int]) -> pa.Table:
-    """Read every cell as text, then keep only the rows whose numbers parse."""
+    """Read every cell as text, then keep only the rows whose numbers parse as int64."""
     as_text = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=True, quoted_strings_can_be_null=True
     )
@@ -203,12 +266,22 @@ def _read_leniently(body: pa.Buffer, read: pacsv.ReadOptions, parse: pacsv.Parse
     keep = pa.array([True] * table.num_rows, type=pa.bool_())
     for column in INT_COLUMNS:
         cells = table.column(column)
-        good = pc.or_(pc.is_null(cells), pc.fill_null(pc.match_substring_regex(cells, _INT_PATTERN), False))
-        keep = pc.and_(keep, good)
+        keep = pc.and_(keep, pc.or_(pc.is_null(cells), pc.fill_null(_fits_int64(cells), False)))
     kept = table.filter(keep)
     bad[0] += table.num_rows - kept.num_rows
     columns = [kept.column(c).cast(pa.int64()) if c in INT_COLUMNS else kept.column(c) for c in COLUMNS]
     return pa.table(columns, names=list(COLUMNS))
+
+
+def _fits_int64(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells that are a whole number int64 holds: up to 18 digits, or 19 no greater than its maximum.
+
+    A value past int64 is one bad cell, not a reason to give up on the file. Negative numbers of
+    19 digits are refused too: none is a time or a count, and the smallest is the missing marker.
+    """
+    short = pc.match_substring_regex(cells, _SHORT_INT)
+    long = pc.and_(pc.match_substring_regex(cells, _LONG_INT), pc.less_equal(cells, _INT64_MAX_TEXT))
+    return pc.or_(short, long)
 
 
 def _shift(table: pa.Table, offset_ns: int) -> pa.Table:
