@@ -94,3 +94,17 @@ def test_producers_reconnect_to_a_restarted_endpoint_and_record_indeterminate_se
     # the burst that made up for the gap is the endpoint's doing, not a saturated generator
     generator = run.manifest["generator"]
     assert generator["saturated"] is False and generator["catch_up_sends"] > 0, generator
+
+
+def test_a_generator_that_cannot_keep_its_schedule_is_marked_saturated(tmp_path: Path) -> None:
+    """One process asked for far more than it can send falls further behind every second: the run
+    record says saturated and the run ends with the warning, however fast the machine."""
+    with EmulatorProcess() as emulator:
+        ws_url = emulator.url.replace("http://", "ws://")
+        args = ["--target", "pulsar", "--url", ws_url, "--duration", "4", "--rate", "200000"]
+        args += ["--producers", "1", "--consumers", "0", "--drain-timeout", "1"]
+        result, run = run_locust(args, tmp_path / "reports", seconds=120)
+    generator = run.manifest["generator"]
+    assert generator["saturated"] is True and generator["catch_up_sends"] == 0, generator
+    assert generator["late_sends"] > generator["per_worker"]["w0"]["sends"] / 2, generator
+    assert "the load generator was the bottleneck" in result.stdout + result.stderr
