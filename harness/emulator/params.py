@@ -26,6 +26,8 @@ class ParamError(ValueError):
 
 #: Java's ``int`` range, which ``Integer.parseInt`` enforces.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+#: ConsumerBuilderImpl.MIN_ACK_TIMEOUT_MILLIS: a non-zero ack timeout below it is refused.
+MIN_ACK_TIMEOUT_MS: Final = 1000
 
 
 def java_int(text: str) -> int | None:
@@ -67,8 +69,15 @@ class ProducerParams:
 
 
 def producer_params(query: Mapping[str, str]) -> ProducerParams:
-    for name in ("sendTimeoutMillis", "batchingMaxMessages", "maxPendingMessages", "batchingMaxPublishDelay"):
-        _int(query, name, 0)
+    # ProducerHandler.getProducerBuilder passes these to the builder, whose ProducerConfigurationData
+    # setters checkArgument them; an IllegalArgumentException is a 400 at the handshake.
+    if _int(query, "sendTimeoutMillis", 0) < 0:
+        raise ParamError("sendTimeout needs to be >= 0")
+    _int(query, "batchingMaxMessages", 0)
+    if _int(query, "maxPendingMessages", 1) <= 0:
+        raise ParamError("maxPendingMessages needs to be > 0")
+    if _int(query, "batchingMaxPublishDelay", 1) < 1:
+        raise ParamError("configured value for batch delay must be at least 1ms")
     _choice(query, "messageRoutingMode", ROUTING_MODES)
     _choice(query, "compressionType", COMPRESSION_TYPES)
     _choice(query, "hashingScheme", HASHING_SCHEMES)
@@ -85,8 +94,8 @@ def consumer_options(query: Mapping[str, str]) -> ConsumerOptions:
     _choice(query, "subscriptionMode", SUBSCRIPTION_MODES)
     durable = query.get("subscriptionMode", "Durable") == "Durable"
     ack_timeout = _int(query, "ackTimeoutMillis", 0)
-    if ack_timeout < 0 or 0 < ack_timeout < 1000:
-        raise ParamError("Ack timeout should be greater than 1000 ms")
+    if ack_timeout != 0 and ack_timeout < MIN_ACK_TIMEOUT_MS:  # ConsumerBuilderImpl.ackTimeout's checkArgument
+        raise ParamError(f"Ack timeout should be greater than {MIN_ACK_TIMEOUT_MS} ms")
     nack_delay = _int(query, "negativeAckRedeliveryDelay", 60_000)
     if nack_delay < 0:
         raise ParamError("negativeAckRedeliveryDelay needs to be >= 0")
