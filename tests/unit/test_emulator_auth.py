@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 
 import pytest
 
-from harness.emulator.auth import Authenticator, Principal, tenant_of_key
+from harness.emulator.auth import Authenticator, Principal, _b64url, tenant_of_key
 from tests.unit.emulator_helpers import Clock
 
 
@@ -58,3 +60,65 @@ def test_login_needs_a_password_and_names_the_tenant_after_the_email() -> None:
     result = auth.login({"email": "a@b.com", "password": "pw"})
     assert result is not None and result["tenant"] == "a_b.com"
     assert auth.check_jwt(result["jwt"]) == Principal("a_b.com")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer   ",
+        "apikey",
+        "apikey t.k.S\u00e9",
+        "apikey t.k.\x01S",
+        "apikey t.k. S",
+        "Bearer a.b.\u00e9",
+        "Bearer \u00e9.\u00e9.\u00e9",
+        "Bearer a.b!!.c",
+        "Bearer a.b.c.d",
+        "Bearer a..c",
+        "apikey " + "t.k." + "S" * 9000,
+    ],
+)
+def test_malformed_headers_name_no_caller_and_raise_nothing(header: str) -> None:
+    for auth in (Authenticator(Clock(), random.Random(1)), Authenticator(Clock(), random.Random(1), "t.k.S")):
+        assert auth.from_header(header) is None
+
+
+def test_a_required_key_or_password_compared_with_non_ascii_input_is_a_refusal() -> None:
+    auth = Authenticator(Clock(), random.Random(1), required_key="t.k.S", required_password="pw")
+    assert auth.check_key("t.k.\u00e9") is None
+    assert auth.login({"email": "a@b.com", "password": "p\u00e9"}) is None
+    assert auth.login({"email": "a@b.com", "password": "\ud800"}) is None  # a lone surrogate JSON allows
+
+
+def _signed(auth: Authenticator, claims: bytes) -> str:
+    """A token with a valid signature around any claims text (what only a leaked secret could forge)."""
+    header, body = _b64url(b'{"alg":"HS256"}'), _b64url(claims)
+    signature = _b64url(hmac.new(auth._secret, f"{header}.{body}".encode(), hashlib.sha256).digest())
+    return f"{header}.{body}.{signature}"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"tenant": 5, "exp": 9e9}',
+        b'{"tenant": "", "exp": 99999999999}',
+        b'{"tenant": "t", "exp": true}',
+        b'{"tenant": "t", "exp": "never"}',
+        b'{"tenant": "t"}',
+    ],
+)
+def test_signed_tokens_with_unusable_claims_are_refused(claims: bytes) -> None:
+    auth = Authenticator(Clock(), random.Random(1))
+    assert auth.check_jwt(_signed(auth, claims)) is None
+    assert auth.check_jwt(_signed(auth, b'{"tenant": "t", "exp": 99999999999}')) == Principal("t")
+
+
+@pytest.mark.parametrize("otp", ["", "\u00e9" * 32, "G" * 32, "0" * 31, "0" * 33, "0" * 32 + "\n"])
+def test_an_otp_of_the_wrong_shape_is_refused(otp: str) -> None:
+    auth = Authenticator(Clock(), random.Random(1))
+    auth.issue_otp(Principal("t"))
+    assert auth.redeem_otp(otp) is None

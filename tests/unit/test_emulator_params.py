@@ -33,3 +33,50 @@ def test_subscription_mode_chooses_durable_or_not() -> None:
     assert not consumer_options({"subscriptionMode": "NonDurable"}).durable
     with pytest.raises(ParamError):
         consumer_options({"subscriptionMode": "nondurable"})
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"receiverQueueSize": "2147483648"}, "receiverQueueSize"),
+        ({"receiverQueueSize": "-1"}, "receiverQueueSize needs to be >= 0"),
+        ({"ackTimeoutMillis": "999"}, "Ack timeout should be greater than 1000 ms"),
+        ({"ackTimeoutMillis": "1"}, "Ack timeout should be greater than 1000 ms"),
+        ({"ackTimeoutMillis": "-1000"}, "Ack timeout should be greater than 1000 ms"),
+        ({"ackTimeoutMillis": "2147483648"}, "ackTimeoutMillis"),
+        ({"negativeAckRedeliveryDelay": "-1"}, "negativeAckRedeliveryDelay needs to be >= 0"),
+        ({"priorityLevel": "-1"}, "priorityLevel needs to be >= 0"),
+    ],
+)
+def test_consumer_values_pulsar_refuses_are_refused(query: dict[str, str], message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        consumer_options(query)
+
+
+def test_consumer_edge_values_pulsar_accepts_are_accepted() -> None:
+    assert consumer_options({"ackTimeoutMillis": "0"}).ack_timeout_ms == 0
+    assert consumer_options({"ackTimeoutMillis": "1000"}).ack_timeout_ms == 1000
+    assert consumer_options({"ackTimeoutMillis": "2147483647"}).ack_timeout_ms == 2**31 - 1
+    assert consumer_options({"receiverQueueSize": "0"}).receiver_queue_size == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"sendTimeoutMillis": "-1"}, "sendTimeout needs to be >= 0"),
+        ({"maxPendingMessages": "0"}, "maxPendingMessages needs to be > 0"),
+        ({"maxPendingMessages": "-5"}, "maxPendingMessages needs to be > 0"),
+        ({"batchingMaxPublishDelay": "0"}, "batch delay must be at least 1ms"),
+        ({"batchingMaxMessages": "nan"}, "batchingMaxMessages"),
+    ],
+)
+def test_producer_values_pulsar_refuses_are_refused(query: dict[str, str], message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        producer_params(query)
+    edge = {
+        "sendTimeoutMillis": "0",
+        "maxPendingMessages": "1",
+        "batchingMaxPublishDelay": "1",
+        "batchingMaxMessages": "0",
+    }
+    assert producer_params(edge).name == ""
