@@ -137,6 +137,11 @@ def test_step_profile_changes_the_offered_rate_per_stage(tmp_path: Path) -> None
     assert_every_published_message_acked_once(run)
 
 
+def consumer_connected(reports: Path) -> bool:
+    """Whether a consumer's connect row is in the run's event log yet."""
+    return any(",connect,w0-c" in f.read_text() for f in reports.glob("*/events/*.csv"))
+
+
 def test_exclusive_subscription_with_one_consumer(tmp_path: Path) -> None:
     with EmulatorProcess() as emulator:
         ws_url = emulator.url.replace("http://", "ws://")
@@ -147,10 +152,12 @@ def test_exclusive_subscription_with_one_consumer(tmp_path: Path) -> None:
         locust = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         refusals: dict[str, int | None] = {}
         try:
+            # the harness's consumer holds the subscription once its connect row is written: waiting
+            # for the log file alone and a second more was a race a slow machine could lose
             deadline = time.monotonic() + timeout(30)
-            while time.monotonic() < deadline and not list(tmp_path.glob("*/events/*.csv")):
+            while time.monotonic() < deadline and not consumer_connected(tmp_path):
                 time.sleep(0.1)
-            time.sleep(1)  # the harness's consumer holds the subscription now
+            assert consumer_connected(tmp_path), "the run's consumer never connected"
             for sub_type in ("Exclusive", "Shared"):  # a second consumer of either type is turned away
                 try:
                     WsConnection(Endpoint(ws_url + path + sub_type)).close()
