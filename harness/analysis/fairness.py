@@ -22,6 +22,7 @@ from harness.analysis.eventlog import EventLog, Ints
 from harness.analysis.messages import Messages
 from harness.analysis.quantiles import rank_index, window_keys
 from harness.analysis.throughput import Backlog
+from harness.analysis.windows import checked_count
 
 #: Only Shared promises an even spread (Key_Shared follows the keys): the index is judged there alone.
 FAIR_TYPES = ("Shared",)
@@ -105,7 +106,7 @@ def fairness(
 def _windows(
     m: Messages, connected: Intervals, consumers: list[int], start_ns: int, end_ns: int, window_ns: int
 ) -> dict[str, Any]:
-    count = max(1, (end_ns - start_ns) // window_ns + 1)
+    count = checked_count(max(1, (end_ns - start_ns) // window_ns + 1))
     windows: dict[str, Any] = {"window_s": window_ns / 1e9, "start_s": [], "jain": [], "max_min_ratio": [], "cv": []}
     if not consumers:
         return windows

@@ -27,6 +27,7 @@ from harness.analysis.delivery import CLASSES, DeliveryResult
 from harness.analysis.eventlog import MISSING, Codes, EventLog, Ints
 from harness.analysis.messages import Messages
 from harness.analysis.quantiles import Ranked, window_keys
+from harness.analysis.windows import checked_count
 
 METRICS = ("e2e", "e2e_intended", "publish", "redelivery_delay", "schedule_lag")
 #: The metrics with breakdowns, and whose actor each is grouped by.
@@ -94,7 +95,7 @@ def _windows(ranked: dict[str, Ranked], seen: dict[str, Observations], start_ns:
     first window, so the windows hold every value the overall figures hold.
     """
     ends = [int(s.at_ns.max()) for s in seen.values() if len(s.at_ns)]
-    count = max(1, (max(ends) - start_ns) // window_ns + 1) if ends else 0
+    count = checked_count(max(1, (max(ends) - start_ns) // window_ns + 1)) if ends else 0
     windows: dict[str, Any] = {"window_s": window_ns / 1e9, "start_s": [i * window_ns / 1e9 for i in range(count)]}
     for name in BROKEN_DOWN:
         keys = window_keys(seen[name].at_ns, start_ns, window_ns)

@@ -115,6 +115,15 @@ def load_run(path: Path) -> LoadedRun:
     return LoadedRun(path, manifest, encode(table), problems, files, skipped, run_json, unusable)
 
 
+def unusable_lines(summary: dict[str, Any]) -> list[str]:
+    """``rows unusable: N (file: count, ...)`` for the console and the report; none when every row was used."""
+    inp = summary.get("input") or {}
+    total, by_file = inp.get("unusable_rows") or 0, inp.get("unusable_by_file") or {}
+    if not total:
+        return []
+    return [f"rows unusable: {total:,} ({', '.join(f'{name}: {count:,}' for name, count in by_file.items())})"]
+
+
 def worker_tag(path: Path) -> str:
     """``events/w1-4242.csv`` -> ``w1``: everything before the first ``-``."""
     return path.stem.split("-", 1)[0]

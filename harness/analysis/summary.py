@@ -24,6 +24,7 @@ from harness.analysis.messages import Messages, gather
 from harness.analysis.runinfo import run_info
 from harness.analysis.throughput import Backlog, backlog, throughput
 from harness.analysis.verdict import Thresholds, judge
+from harness.analysis.windows import fitting_window, span_notes
 from harness.atomic import write_json_atomically
 from harness.events.runfolder import redact
 
@@ -70,7 +71,8 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
     starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x is not None]
     start_ns = min(starts) if starts else first_event
     end_ns = int(t_ns.max()) if len(t_ns) else start_ns
-    window_ns = max(1, int(options.window_s * NS_PER_S))
+    asked_ns = max(1, int(options.window_s * NS_PER_S))
+    window_ns = fitting_window(end_ns - start_ns, asked_ns)  # no figure allocates by the span's length
     queue = backlog(m)
     counts = fates(m, delivery)
     summary: dict[str, Any] = {
@@ -97,8 +99,10 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             "read": run.describe(),
             "events": len(log),
             "files": [f.name for f in run.files],
-            "notes": list(run.problems),
+            "notes": [*run.problems, *span_notes(end_ns - start_ns, asked_ns, window_ns)],
             "data_skipped": run.data_skipped,
+            "unusable_rows": sum(run.unusable_rows.values()),
+            "unusable_by_file": dict(run.unusable_rows),
             "run_json": run.run_json,
         },
         "thresholds": options.thresholds.as_dict(),

@@ -17,6 +17,7 @@ from harness.analysis.eventlog import MISSING, EventLog, Ints
 from harness.analysis.messages import Messages
 from harness.analysis.quantiles import window_keys
 from harness.analysis.runinfo import RunInfo
+from harness.analysis.windows import MAX_BINS, checked_count, fitting_window, window_count
 
 NS_PER_S = 1_000_000_000
 
@@ -80,11 +81,19 @@ def producing_span(info: RunInfo, m: Messages) -> tuple[int | None, int | None]:
 
 
 def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_ns: int, end_ns: int) -> dict[str, Any]:
-    """Per-second rates and backlog, drain time, achieved against offered rate."""
-    seconds = int(max(0, end_ns - start_ns) // NS_PER_S + 1)
+    """Per-second rates and backlog, drain time, achieved against offered rate.
+
+    Rates are per second over bins of ``bin_s`` seconds: one, unless the run is longer than
+    :data:`MAX_BINS` seconds, when the bins widen (see :mod:`harness.analysis.windows`).
+    """
+    bin_ns = fitting_window(end_ns - start_ns, NS_PER_S, MAX_BINS)
+    seconds = checked_count(window_count(end_ns - start_ns, bin_ns), MAX_BINS)
     kinds = log.column("kind")
     t_ns = log.column("t_ns")
-    per_second: dict[str, Any] = {"t_s": list(range(seconds))}
+    per_second: dict[str, Any] = {
+        "bin_s": bin_ns / NS_PER_S,
+        "t_s": (np.arange(seconds) * (bin_ns / NS_PER_S)).tolist(),
+    }
     times = {
         "send": t_ns[kinds == el.SEND],
         "publish_ok": t_ns[kinds == el.PUBLISH_OK],
@@ -92,9 +101,10 @@ def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_
         "ack": m.acks.t_ns,
     }
     for name, kind_times in times.items():
-        bins = window_keys(kind_times, start_ns, NS_PER_S)
-        per_second[name] = np.bincount(bins[bins < seconds], minlength=seconds).tolist()
-    boundaries = start_ns + (np.arange(seconds, dtype=np.int64) + 1) * NS_PER_S
+        bins = window_keys(kind_times, start_ns, bin_ns)
+        counts = np.bincount(bins[bins < seconds], minlength=seconds)
+        per_second[name] = (counts if bin_ns == NS_PER_S else counts / (bin_ns / NS_PER_S)).tolist()
+    boundaries = start_ns + (np.arange(seconds, dtype=np.int64) + 1) * bin_ns
     per_second["backlog"] = queue.at(np.minimum(boundaries, end_ns)).tolist()
 
     sends = m.send_ns[m.send_ns != MISSING]

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.analysis.compare import Change
 from harness.analysis.delivery import CLASSES
+from harness.analysis.load import unusable_lines
 from harness.analysis.verdict import loss_lines
 
 FATE_ROWS = (
@@ -50,6 +51,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines.append("")
     lines += [f"  {line}" for line in loss_lines(summary)]
     lines += [f"  note: {note}" for note in summary["input"]["notes"]]
+    lines += [f"  {line}" for line in unusable_lines(summary)]
     reasons = summary["reasons"]
     lines.append(f"verdict: {summary['verdict'].upper()}" + (f" ({'; '.join(reasons)})" if reasons else ""))
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from string import Template
 from typing import Any
 
 from harness.analysis.delivery import CLASSES
+from harness.analysis.load import unusable_lines
 from harness.analysis.verdict import loss_lines
 from harness.atomic import write_text_atomically
 from harness.events.runfolder import redact
@@ -219,6 +220,7 @@ def render_html(summary: dict[str, Any], plots: Sequence[tuple[str, str, bytes]]
         *(("loss", line) for line in loss_lines(summary)),
         ("target", run["target"].get("kind")),
         ("events", inp["read"]),
+        *(("rows unusable", line.removeprefix("rows unusable: ")) for line in unusable_lines(summary)),
     ]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in inp["notes"])
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in summary["reasons"])
