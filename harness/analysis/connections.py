@@ -22,6 +22,7 @@ from harness.analysis.messages import Rows
 from harness.analysis.runinfo import LostWorker
 
 _CONSUMER = re.compile(r"-c\d+$")
+_FOREVER = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,22 @@ class Departures:
     @property
     def held_until_ns(self) -> int | None:
         """Until when a lost consumer may have taken (and acked, unreported) messages: the latest
-        ``lost_ns`` (else departure) of a lost worker that may have held some; None if none could."""
+        ``lost_ns`` (else departure) of a lost worker that may have held some; None if none could.
+
+        A worker with neither (no row and no loss time) may have held anything: until the end.
+        """
         times = [w.lost_ns if w.lost_ns is not None else w.left_ns for w in self.workers if w.may_have_held]
-        known = [t for t in times if t is not None]
-        return max(known) if known else None
+        if not times:
+            return None
+        return max(_FOREVER if t is None else t for t in times)
 
 
 def departures(log: EventLog, lost: tuple[LostWorker, ...], deliveries: Rows | None = None) -> Departures:
     """When each lost worker's actors are taken to have left (see the module docstring)."""
     if not lost:
         return Departures()
-    last = _last_row_per_actor(log)
+    prefixes = tuple(worker.prefix for worker in lost)
+    last = _last_row_per_actor(log, [code for code, name in enumerate(log.actors) if name.startswith(prefixes)])
     consumers = set(consumer_actors(log, deliveries if deliveries is not None else _no_rows()))
     at_ns: dict[int, int] = {}
     workers = []
@@ -128,14 +134,15 @@ def _no_rows() -> Rows:
     return Rows(empty.astype(np.int32), empty, empty.astype(np.int32), empty)
 
 
-def _last_row_per_actor(log: EventLog) -> dict[int, int]:
+def _last_row_per_actor(log: EventLog, codes: list[int]) -> dict[int, int]:
+    """The time of the last row of each of ``codes`` that has one (one pass over the log)."""
     actors = log.column("actor")
-    if not len(actors):
+    mine = np.isin(actors, np.array(codes, dtype=np.int64))
+    if not codes or not mine.any():
         return {}
     last = np.full(len(log.actors), np.iinfo(np.int64).min, dtype=np.int64)
-    known = actors >= 0
-    np.maximum.at(last, actors[known], log.column("t_ns")[known])
-    return {code: int(t) for code, t in enumerate(last) if t != np.iinfo(np.int64).min}
+    np.maximum.at(last, actors[mine], log.column("t_ns")[mine])
+    return {code: int(last[code]) for code in codes if last[code] != np.iinfo(np.int64).min}
 
 
 def describe(log: EventLog, gone: Departures) -> list[dict[str, object]]:
@@ -145,7 +152,7 @@ def describe(log: EventLog, gone: Departures) -> list[dict[str, object]]:
             "worker": w.worker,
             "lost_ns": w.lost_ns,
             "left_ns": w.left_ns,
-            "consumers": [log.actors[c] for c in w.consumers],
+            "consumers": sorted(log.actors[c] for c in w.consumers),
             "actors": len(w.actors),
         }
         for w in gone.workers

@@ -170,7 +170,7 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     context = loss_lines(summary)
     untrustworthy = summary["input"]["data_skipped"] or run_json != "read"
     if untrustworthy or (unknown and not failures):
-        return Verdict("inconclusive", unknown + failures + doubtful + context)
+        return Verdict("inconclusive", unknown + failures + context + doubtful)
     if failures:
         return Verdict("fail", failures + context)
     if context:
@@ -203,9 +203,10 @@ def _count(
 def loss_lines(summary: dict[str, Any]) -> list[str]:
     """One line for a lost endpoint and one per lost worker: the verdict's reasons, the reports' record."""
     run = summary["run"]
-    effects = summary["messages"].get("loss_effects") or {}
+    held = (summary["messages"].get("loss_effects") or {}).get("indeterminate_at_loss", 0)
     endpoint = [endpoint_line(run["endpoint_lost"])] if run.get("endpoint_lost") else []
-    return endpoint + [worker_line(worker, effects) for worker in run.get("workers_lost") or []]
+    workers = [worker_line(worker) for worker in run.get("workers_lost") or []]
+    return endpoint + workers + ([_held_line(held)] if held else [])
 
 
 def endpoint_line(record: dict[str, Any]) -> str:
@@ -235,24 +236,26 @@ def endpoint_line(record: dict[str, Any]) -> str:
     return line
 
 
-def worker_line(worker: dict[str, Any], effects: dict[str, Any]) -> str:
-    """One line on a lost worker: when, which consumers were taken as left, what it left unknown."""
+def worker_line(worker: dict[str, Any]) -> str:
+    """One line on a lost worker: when, and which consumers were taken as left when."""
     name, lost, left = worker["worker"], worker.get("lost_ns"), worker.get("left_ns")
     line = f"worker {name} lost" + (f" at {_clock(lost)}" if lost is not None else "")
     consumers = worker.get("consumers") or []
     if left is None:
-        return line + ": none of its rows reached the log, so its messages are unknown"
+        return line + ": none of its rows reached the log, so what its consumers took is unknown"
     if consumers:
         line += f": its consumers {', '.join(consumers)} taken as left at {_clock(left)}"
         line += ", so redeliveries of what they held are explained (holder left)"
-    indeterminate = effects.get("indeterminate_at_loss", 0)
-    if indeterminate:
-        many = indeterminate != 1
-        line += (
-            f"; {indeterminate} message{'s' if many else ''} published before the loss and never seen delivered "
-            f"{'are' if many else 'is'} indeterminate"
-        )
     return line
+
+
+def _held_line(indeterminate: int) -> str:
+    many = indeterminate != 1
+    return (
+        f"{indeterminate:,} message{'s' if many else ''} published before a worker was lost and never seen "
+        f"delivered {'are' if many else 'is'} indeterminate: a lost consumer may have acked {'them' if many else 'it'}"
+        " unrecorded"
+    )
 
 
 def _clock(ns: int) -> str:

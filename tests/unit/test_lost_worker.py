@@ -79,9 +79,15 @@ def test_published_before_the_loss_and_never_delivered_is_indeterminate_and_the_
     assert summary["messages"]["examples"]["indeterminate"] == ["w1-p1/2"]
     assert summary["messages"]["loss_effects"]["indeterminate_at_loss"] == 1
     assert (summary["verdict"], summary["exit_code"]) == ("inconclusive", 2)
-    reason, unfair = summary["reasons"]
-    assert reason.startswith("worker w2 lost at 00:00:04 UTC: its consumers w2-c1 taken as left at 00:00:02 UTC")
-    assert reason.endswith("; 1 message published before the loss and never seen delivered is indeterminate")
+    reason, held, unfair = summary["reasons"]
+    assert reason == (
+        "worker w2 lost at 00:00:04 UTC: its consumers w2-c1 taken as left at 00:00:02 UTC, "
+        "so redeliveries of what they held are explained (holder left)"
+    )
+    assert held == (
+        "1 message published before a worker was lost and never seen delivered is indeterminate: "
+        "a lost consumer may have acked it unrecorded"
+    )
     # Two deliveries each, in 2 s and 5 s connected: unfair on paper, but the dead consumer's count is cut short.
     assert unfair == "Jain's fairness index 0.845 below 0.9, but a worker was lost"
 
@@ -265,3 +271,40 @@ def test_run_info_reads_endpoint_lost_leniently() -> None:
         {"endpoint_lost": {"first_ns": "x", "outages": [1, {"seconds": True}], "longest_s": float("inf")}}
     )
     assert broken.endpoint_lost == EndpointLost(outages=(Outage(),))
+
+
+def test_the_old_plain_tag_shape_still_reads_and_uses_the_last_row() -> None:
+    """No lost_ns: the worker left just after its last row, and held nothing published after that."""
+    summary = killed_run(workers_lost=["w2"])
+    assert summary["run"]["workers_lost"][0]["left_ns"] == 2 * S + 2
+    assert summary["delivery"]["redelivered"] == 1 and summary["delivery"]["duplicated"] == 0
+    assert summary["messages"]["examples"]["lost"] == ["w1-p1/2"]  # published at 3 s, after the last row
+    assert summary["verdict"] == "inconclusive"
+    assert summary["reasons"][0] == "1 published messages were never delivered, but the run stopped before its drain"
+    assert summary["reasons"][1].startswith("worker w2 lost: its consumers w2-c1 taken as left at 00:00:02 UTC")
+
+
+def test_a_worker_that_left_no_row_may_have_held_anything() -> None:
+    rows = (*message("w1-p1/0", 10, consumer="w3-c1", producer="w1-p1"), *message("w1-p1/1", 20)[:2])
+    summary = summary_of(*rows, completed=False, workers_lost=["w2"])
+    assert (summary["delivery"]["lost"], summary["delivery"]["indeterminate"]) == (0, 1)
+    assert (
+        summary["reasons"][0]
+        == "worker w2 lost: none of its rows reached the log, so what its consumers took is unknown"
+    )
+    # A lost worker that left only producer rows held nothing: its never-delivered messages are lost.
+    producer_only = (*rows, "5,connect,w2-p1,,,,,,")
+    assert summary_of(*producer_only, completed=False, workers_lost=["w2"])["delivery"]["lost"] == 1
+
+
+def test_every_lost_worker_is_named_and_its_consumers_sorted() -> None:
+    rows = (*KILLED, "1,connect,w2-c2,,,,,,Shared", "1,connect,w4-c1,,,,,,Shared")
+    summary = killed_run(*rows[len(KILLED) :], workers_lost=[*NEW_SHAPE, {"worker": "w4", "lost_ns": 3 * S}])
+    assert [(w["worker"], w["consumers"]) for w in summary["run"]["workers_lost"]] == [
+        ("w2", ["w2-c1", "w2-c2"]),
+        ("w4", ["w4-c1"]),
+    ]
+    assert [r.split(":")[0] for r in summary["reasons"][:2]] == [
+        "worker w2 lost at 00",
+        "worker w4 lost at 00",
+    ]
