@@ -4,7 +4,7 @@ A stage is a load run at one offered rate. It is measured after its warm-up, up 
 stopped; it holds when the checker passes it under the region's SLO, at least 97% of the offered
 rate was delivered, the backlog did not grow (by more than 1% of the offered rate per second),
 and p99 meets the SLO. A stage whose generator was
-saturated (behind its schedule for seconds on end, over 90% CPU, or sending less than it was asked to)
+saturated (behind its schedule or over 90% CPU for seconds on end, or sending less than it was asked to)
 says nothing about the endpoint, and is marked so; a producer whose socket closed mid-stage falls
 behind because of the endpoint, so then only the CPU counts. A lag spike in the tail alone is jitter from a
 busy machine, not saturation: the offered load still went out. Being behind is judged by the same
@@ -151,7 +151,7 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     behind = dropped == 0 and (
         _lag_is_sustained(due - start, lag) or (offered > 0 and sent_rate < MIN_SENT_SHARE * offered)
     )
-    saturated = behind or (cpu_max is not None and cpu_max > SATURATION_CPU_PERCENT)
+    saturated = behind or generator_cpu_saturated(info.generator)
     delivery = summary["delivery"]
     return StageMetrics(
         offered_rate=offered,
@@ -173,6 +173,16 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
         drained=info.drained,
         producer_disconnects=dropped,
     )
+
+
+def generator_cpu_saturated(generator: dict[str, object]) -> bool:
+    """The generator record's sustained-CPU judgement; a run.json from before it had one has only
+    the busiest second to go by."""
+    judged = generator.get("cpu_saturated")
+    if isinstance(judged, bool):
+        return judged
+    cpu_max = generator.get("cpu_percent_max")
+    return isinstance(cpu_max, int | float) and cpu_max > SATURATION_CPU_PERCENT
 
 
 def _lag_is_sustained(due_ns: np.ndarray, lag_ns: np.ndarray) -> bool:

@@ -78,7 +78,8 @@ RUN_JSON: Final = "run.json"
 SATURATION_LAG_MS: Final = 10.0
 SATURATION_LATE_SHARE: Final = 0.5
 SATURATION_SUSTAINED_S: Final = 3
-#: Likewise a generator process that used more than this much of its core (Locust's own warning line).
+#: Likewise a generator process that used more than this much of its core (Locust's own warning line)
+#: in each of SATURATION_SUSTAINED_S seconds in a row.
 SATURATION_CPU_PERCENT: Final = 90.0
 #: Seconds a producer or consumer may stay cut off from the endpoint (socket dropped, connects
 #: failing) before the run is marked incomplete with an ``endpoint_lost`` record in run.json.

@@ -10,7 +10,9 @@ seconds, more than :data:`~harness.events.schema.SATURATION_LATE_SHARE` of the s
 enough to move the lag p99, but not the sends of seconds: only a generator that cannot keep up does
 that. Sends that make up for the time a producer's socket was down are late because of the
 endpoint, not the generator: their lag goes into a histogram of its own (``catch_up_sends``,
-``catch_up_lag_max_ms``) and into neither the saturation rule nor the p99.
+``catch_up_lag_max_ms``) and into neither the saturation rule nor the p99. CPU is judged the same
+way: ``cpu_saturated`` when the samples stay over
+:data:`~harness.events.schema.SATURATION_CPU_PERCENT` for those seconds in a row, not for one busy one.
 """
 
 from __future__ import annotations
@@ -20,8 +22,24 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.events.schema import SATURATION_LAG_MS, SATURATION_LATE_SHARE, SATURATION_SUSTAINED_S
+from harness.events.schema import (
+    SATURATION_CPU_PERCENT,
+    SATURATION_LAG_MS,
+    SATURATION_LATE_SHARE,
+    SATURATION_SUSTAINED_S,
+)
 from harness.load.stats import Histogram
+
+
+def sustained(flags: Sequence[bool]) -> bool:
+    """Whether :data:`SATURATION_SUSTAINED_S` seconds in a row were flagged (every second, when fewer)."""
+    needed = min(SATURATION_SUSTAINED_S, len(flags))
+    streak = 0
+    for flag in flags:
+        streak = streak + 1 if flag else 0
+        if streak >= needed > 0:
+            return True
+    return False
 
 
 def lag_is_sustained(sends: Sequence[int], late: Sequence[int]) -> bool:
@@ -32,13 +50,16 @@ def lag_is_sustained(sends: Sequence[int], late: Sequence[int]) -> bool:
     :data:`SATURATION_LAG_MS`; a second without sends ends a streak. The run-level record and the
     capacity judge both decide by this, so they never disagree.
     """
-    needed = min(SATURATION_SUSTAINED_S, len(sends))
-    streak = 0
-    for total, over in zip(sends, late, strict=True):
-        streak = streak + 1 if total and over > SATURATION_LATE_SHARE * total else 0
-        if streak >= needed > 0:
-            return True
-    return False
+    return sustained(
+        [total > 0 and over > SATURATION_LATE_SHARE * total for total, over in zip(sends, late, strict=True)]
+    )
+
+
+def cpu_is_sustained(samples: Sequence[float]) -> bool:
+    """Whether the once-a-second CPU samples stayed over :data:`SATURATION_CPU_PERCENT` for
+    :data:`SATURATION_SUSTAINED_S` seconds in a row: one busy second (connecting users, a burst
+    after a reconnect) is not a generator at the end of its core."""
+    return sustained([sample > SATURATION_CPU_PERCENT for sample in samples])
 
 
 class SustainedLag:
@@ -108,6 +129,7 @@ class GeneratorMonitor:
         return {
             "cpu_percent_max": round(max(samples), 1) if samples else 0.0,
             "cpu_percent_mean": round(sum(samples) / len(samples), 1) if samples else 0.0,
+            "cpu_saturated": cpu_is_sustained(samples),
             "schedule_lag_p99_ms": self.lag.percentile(0.99) or 0.0,
             "schedule_lag_max_ms": (max(self.lag.counts) / 10.0) if self.lag.counts else 0.0,
             "sends": self.lag.total,
@@ -133,6 +155,7 @@ def combine(per_worker: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "cpu_percent_max": max(cpu_max, default=0.0),
         "cpu_percent_mean": round(sum(cpu_mean) / len(cpu_mean), 1) if cpu_mean else 0.0,
+        "cpu_saturated": any(bool(s.get("cpu_saturated")) for s in per_worker.values()),
         "schedule_lag_p99_ms": lag.percentile(0.99) or 0.0,
         "late_sends": sum(int(s.get("late_sends", 0)) for s in per_worker.values()),
         "saturated": any(bool(s.get("saturated")) for s in per_worker.values()),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.capacity import generator_cpu_saturated
 from harness.events import schema
 from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
 from harness.events.writer import CsvFileSink, EventWriter
@@ -213,6 +214,25 @@ def test_catch_up_sends_are_not_the_generators_lag() -> None:
     assert record["saturated"] is False and record["catch_up_sends"] == 150 and record["late_sends"] == 0
     assert record["schedule_lag_p99_ms"] < schema.SATURATION_LAG_MS
     assert record["per_worker"]["w0"]["catch_up_lag_max_ms"] == 1900.0
+
+
+def test_cpu_is_saturated_only_when_busy_for_seconds_in_a_row() -> None:
+    ticks = iter(float(t) for t in range(9))
+    cpu = iter([0.0, 0.95, 1.05, 1.96, 2.97, 3.1, 4.05, 5.0, 5.96])  # 95 %, then 10, 91, 101, 13, 95, 95, 96 %
+    monitor = GeneratorMonitor(clock=lambda: next(ticks), cpu=lambda: next(cpu))
+    for _ in range(4):
+        monitor.sample()
+    assert monitor.summary()["cpu_saturated"] is False  # busy seconds, but never three in a row
+    monitor.sample()
+    assert monitor.summary()["cpu_saturated"] is False
+    for _ in range(3):
+        monitor.sample()
+    record = combine({"w0": monitor.summary(), "w1": GeneratorMonitor().summary()})
+    assert record["cpu_saturated"] is True and record["cpu_percent_max"] > 99
+    # the capacity judge goes by that judgement, not by the busiest second; older records have only that
+    assert not generator_cpu_saturated({"cpu_percent_max": 97.0, "cpu_saturated": False})
+    assert generator_cpu_saturated({"cpu_percent_max": 97.0, "cpu_saturated": True})
+    assert generator_cpu_saturated({"cpu_percent_max": 97.0}) and not generator_cpu_saturated({})
 
 
 @pytest.mark.parametrize(
