@@ -160,13 +160,14 @@ def _region(
 
 def _checked_profile(profile: str, base_dir: Path, where: str) -> str:
     """A built-in profile name, or a profile file (relative to the regions file) that the emulator accepts."""
+    from harness.emulator.command import checked_profile
     from harness.emulator.profiles import BUILTIN_PROFILES, load_profile
 
     if profile in BUILTIN_PROFILES:
         return profile
     path = Path(profile) if Path(profile).is_absolute() else base_dir / profile
     try:
-        load_profile(str(path))
+        checked_profile(load_profile(str(path)))
     except HarnessError as exc:
         raise RegionsFileError(f"{where}: profile: {exc}") from None
     return str(path)

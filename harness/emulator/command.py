@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from harness.emulator.faults import parse_fault
-from harness.emulator.profiles import BUILTIN_PROFILES, load_profile
+from harness.emulator.profiles import BUILTIN_PROFILES, RegionProfile, load_profile
 from harness.errors import HarnessError
 
 #: Environment variables (never flags: a command line is visible to every user of the machine).
@@ -26,14 +27,40 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
+#: Bounds of the emulator's counts and sizes: sane limits far past any real use, so an absurd value is
+#: refused at once instead of overflowing later.
+MAX_COUNT = 2**31 - 1
+MAX_BYTES = 2**50
+#: A profile's latency or jitter beyond an hour, or a service rate beyond this, is a mistake.
+MAX_PROFILE_MS = 3_600_000.0
+MAX_SERVICE_RATE = 1e9
+
+
+def _positive(text: str, high: int = MAX_COUNT) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    if not 1 <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {high}: {value}")
     return value
+
+
+def _byte_count(text: str) -> int:
+    return _positive(text, MAX_BYTES)
+
+
+def checked_profile(profile: RegionProfile) -> RegionProfile:
+    """A region profile whose numbers are finite and in range: NaN delays or an infinite rate never reach the loop."""
+    for key, high in (
+        ("latency_ms", MAX_PROFILE_MS),
+        ("jitter_ms", MAX_PROFILE_MS),
+        ("service_rate", MAX_SERVICE_RATE),
+    ):
+        value = getattr(profile, key)
+        if not (math.isfinite(value) and value <= high):
+            raise HarnessError(f"profile {profile.name}: {key} must be a finite number up to {high:g}, not {value}")
+    return profile
 
 
 def register(subparsers: Any) -> None:
@@ -77,7 +104,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--backlog-bytes",
-        type=_positive,
+        type=_byte_count,
         default=1 << 30,
         help="Bytes of stored messages a topic may hold before publishes get send-error:8 (default 1073741824).",
     )
@@ -96,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         extra_ports=args.extra_port,
         cert_dir=args.cert_dir,
-        profile=load_profile(args.profile) if args.profile else None,
+        profile=checked_profile(load_profile(args.profile)) if args.profile else None,
         faults=[parse_fault(spec) for spec in args.fault],
         fault_seed=args.fault_seed,
         truth_log=args.truth_log,

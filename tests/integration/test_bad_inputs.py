@@ -1,0 +1,301 @@
+"""Bad input to every command, table-driven: exit code 2, one line on stderr, no traceback, no run folder.
+
+Each case runs as a process of its own with a timeout, so a case that hangs fails instead of hanging
+the suite. Every case is refused before any load starts, so none takes more than a moment.
+Locust's entry (``locust -f locustfile.py``) logs one INFO line, "Starting Locust <version>", before
+it loads the locustfile: that line is Locust's and unavoidable there, and it is the only line ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
+from tests.conftest import ROOT, timeout
+
+#: Locust's own start-up log line, printed before the harness is loaded; nothing else is ignored.
+LOCUST_START_LINE = re.compile(r"^\[[\d\- :,]+\] \S+/INFO/locust\.main: Starting Locust \S+$")
+
+REGION = '[[region]]\nname = "lab"\ntarget = "emulator"\n'
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: which entry, its arguments ({tmp}, {reports}, {file} ... filled in), and the line's gist."""
+
+    entry: str  # "cli" (python -m harness) or "locust" (locust -f locustfile.py --headless)
+    args: tuple[str, ...]
+    fragment: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def cli(*args: str, fragment: str, env: dict[str, str] | None = None) -> Case:
+    return Case("cli", args, fragment, env or {})
+
+
+def locust(*args: str, fragment: str) -> Case:
+    return Case("locust", args, fragment)
+
+
+def load(*args: str, fragment: str, env: dict[str, str] | None = None) -> Case:
+    """``streamharness load`` with the case's reports folder."""
+    return cli(
+        "load", *args, *(() if "--reports-dir" in args else ("--reports-dir", "{reports}")), fragment=fragment, env=env
+    )
+
+
+CASES: dict[str, Case] = {
+    # load: numbers that are not finite
+    "load-rate-nan": load("--rate", "nan", fragment="--rate must be a finite number"),
+    "load-rate-inf": load("--rate", "inf", fragment="--rate must be a finite number"),
+    "load-rate-minus-inf": load("--rate=-inf", fragment="--rate must be"),
+    "load-rate-huge": load("--rate", "1e300", fragment="--rate must be between"),
+    "load-duration-nan": load("--duration", "nan", fragment="--duration must be a finite number"),
+    "load-duration-inf": load("--duration", "inf", fragment="--duration must be a finite number"),
+    "load-duration-1e300": load("--duration", "1e300", fragment="--duration must be between 0 and"),
+    "load-drain-timeout-nan": load("--drain-timeout", "nan", fragment="--drain-timeout must be a finite"),
+    "load-drain-timeout-inf": load("--drain-timeout", "inf", fragment="--drain-timeout must be a finite"),
+    "load-churn-inf": load("--churn-interval", "inf", fragment="--churn-interval must be a finite"),
+    "load-churn-nan": load("--churn-interval", "nan", fragment="--churn-interval must be a finite"),
+    "load-processing-nan": load("--processing-ms", "nan", fragment="--processing-ms must be a finite"),
+    "load-processing-negative": load("--processing-ms", "-1", fragment="--processing-ms must be between"),
+    "load-ack-delay-inf": load("--ack-delay-ms", "inf", fragment="--ack-delay-ms must be a finite"),
+    "load-nack-probability-nan": load("--nack-probability", "nan", fragment="--nack-probability must be a finite"),
+    "load-ramp-from-inf": load("--rate-profile", "ramp", "--ramp-from", "inf", fragment="--ramp-from must be a finite"),
+    "load-step-rates-inf": load("--rate-profile", "step", "--step-rates", "10,inf", fragment="--step-rates"),
+    "load-step-rates-nan": load("--rate-profile", "step", "--step-rates", "nan,10", fragment="--step-rates"),
+    "load-step-seconds-inf": load(
+        "--rate-profile", "step", "--step-rates", "10", "--step-seconds", "inf", fragment="--step-seconds must be a"
+    ),
+    "load-step-seconds-too-long": load(
+        "--rate-profile", "step", "--step-rates", "10,20", "--step-seconds", "20000000", fragment="--step-rates and"
+    ),
+    # load: what the endpoint would refuse at the handshake (Java ints, Pulsar's least ack timeout)
+    "load-receiver-queue-past-int": load(
+        "--receiver-queue-size", "2147483648", fragment="--receiver-queue-size must be between 0 and 2147483647"
+    ),
+    "load-permits-past-int": load("--pull-mode", "--permits", "2147483648", fragment="--permits must be between"),
+    "load-ack-timeout-999": load(
+        "--ack-timeout-ms", "999", fragment="--ack-timeout-ms must be 0 (off) or at least 1000"
+    ),
+    "load-ack-timeout-1": load("--ack-timeout-ms", "1", fragment="--ack-timeout-ms must be 0 (off)"),
+    "load-ack-timeout-past-int": load("--ack-timeout-ms", "2147483648", fragment="--ack-timeout-ms must be between"),
+    "load-nack-delay-past-int": load("--nack-delay-ms", "2147483648", fragment="--nack-delay-ms must be between"),
+    "load-keys-past-int": load("--keys", "99999999999", fragment="--keys must be between"),
+    "load-producers-absurd": load("--producers", "10000000", fragment="--producers must be between"),
+    "load-consumers-absurd": load("--consumers", "10000000", fragment="--consumers must be between"),
+    "load-size-past-frame": load("--size", "2000000", fragment="frame limit"),
+    "load-processes-negative": load("--processes", "-1", fragment="--processes"),
+    # load: URLs
+    "load-ipv6-missing-close-bracket": load(
+        "--target", "pulsar", "--url", "ws://[::1:8080", fragment="--url 'ws://[::1:8080' is not a valid URL"
+    ),
+    "load-ipv6-missing-open-bracket": load(
+        "--target", "pulsar", "--url", "ws://::1]:8080", fragment="is not a valid URL"
+    ),
+    "load-region-url-bad-ipv6": load("--region-url", "https://[fe80::1", fragment="--region-url"),
+    # load: where the run goes
+    "load-reports-dir-is-a-file": load("--reports-dir", "{file}", fragment="is not a folder"),
+    "load-reports-dir-under-a-file": load("--reports-dir", "{file}/reports", fragment="cannot create it"),
+    "load-reports-dir-in-dev-null": load("--reports-dir", "/dev/null/reports", fragment="cannot create it"),
+    "load-run-id-parent": load("--run-id", "../x", fragment="--run-id '../x': must be a plain name"),
+    "load-run-id-slash": load("--run-id", "a/b", fragment="must be a plain name"),
+    "load-run-id-absolute": load("--run-id", "/tmp/x", fragment="must be a plain name"),
+    "load-run-id-hidden": load("--run-id", ".hidden", fragment="must be a plain name"),
+    "load-run-id-dots": load("--run-id", "..", fragment="must be a plain name"),
+    "load-run-id-space": load("--run-id", "a b", fragment="must be a plain name"),
+    "load-run-id-too-long": load("--run-id", "x" * 200, fragment="longer than 128 characters"),
+    "load-run-id-in-use": load("--run-id", "taken", fragment="exists already"),
+    # load: the verdict's thresholds
+    "load-max-p99-inf": load("--max-p99-ms", "inf", fragment="--max-p99-ms: must be a finite number"),
+    "load-min-jain-nan": load("--min-jain", "nan", fragment="--min-jain: must be a finite number"),
+    "load-min-jain-above-one": load("--min-jain", "2", fragment="--min-jain: must be between 0 and 1"),
+    "load-thresholds-nan": load("--thresholds", "{tmp}/nan.toml", fragment="must be a finite number >= 0"),
+    "load-thresholds-inf": load("--thresholds", "{tmp}/inf.toml", fragment="must be a finite number >= 0"),
+    # load: the environment
+    "load-env-rate-nan": load(fragment="--rate must be a finite number", env={"STREAMHARNESS_RATE": "nan"}),
+    "load-env-duration-inf": load(fragment="--duration must be a finite", env={"STREAMHARNESS_DURATION": "inf"}),
+    "load-env-ack-timeout": load(fragment="--ack-timeout-ms", env={"STREAMHARNESS_ACK_TIMEOUT_MS": "100"}),
+    # analyze and report: their options and run folders
+    "analyze-window-inf": cli("analyze", "{run}", "--window-s", "inf", fragment="--window-s: must be a finite"),
+    "analyze-window-nan": cli("analyze", "{run}", "--window-s", "nan", fragment="--window-s: must be a finite"),
+    "analyze-window-1e-9": cli("analyze", "{run}", "--window-s", "1e-9", fragment="--window-s: must be between 0.001"),
+    "analyze-window-zero": cli("analyze", "{run}", "--window-s", "0", fragment="--window-s: must be between"),
+    "analyze-starvation-inf": cli("analyze", "{run}", "--starvation-s", "inf", fragment="--starvation-s"),
+    "analyze-ack-grace-nan": cli("analyze", "{run}", "--ack-grace-ms", "nan", fragment="--ack-grace-ms"),
+    "analyze-ack-grace-huge": cli("analyze", "{run}", "--ack-grace-ms", "1e300", fragment="--ack-grace-ms"),
+    "analyze-max-p99-nan": cli("analyze", "{run}", "--max-p99-ms", "nan", fragment="--max-p99-ms"),
+    "analyze-min-jain-inf": cli("analyze", "{run}", "--min-jain", "inf", fragment="--min-jain"),
+    "analyze-thresholds-nan": cli("analyze", "{run}", "--thresholds", "{tmp}/nan.toml", fragment="max_p99_ms"),
+    "analyze-thresholds-jain-above-one": cli(
+        "analyze", "{run}", "--thresholds", "{tmp}/jain.toml", fragment="between 0 and 1"
+    ),
+    "analyze-not-a-run-folder": cli("analyze", "{tmp}/empty", fragment="nothing to analyse"),
+    "analyze-a-file": cli("analyze", "{file}", fragment="not a folder"),
+    "analyze-missing": cli("analyze", "{tmp}/missing", fragment="no such run folder"),
+    "analyze-unwritable-summary": cli("analyze", "{stuck}", "--no-report", fragment="cannot write the summary"),
+    "report-unwritable-summary": cli("report", "{stuck}", fragment="cannot write the summary"),
+    "report-window-inf": cli("report", "{run}", "--window-s", "inf", fragment="--window-s"),
+    "report-not-a-run-folder": cli("report", "{tmp}/empty", fragment="nothing to analyse"),
+    # compare
+    "compare-missing": cli("compare", "{tmp}/missing", "{run}", fragment="missing"),
+    "compare-garbage-summary": cli("compare", "{file}", "{file}", fragment="unreadable summary"),
+    # capacity: regions files and where the report goes
+    "capacity-start-rate-nan": cli("capacity", "{tmp}/regions-nan.toml", fragment="start_rate: must be a finite"),
+    "capacity-max-rate-inf": cli("capacity", "{tmp}/regions-inf.toml", fragment="max_rate: must be a finite"),
+    "capacity-slo-p99-inf": cli("capacity", "{tmp}/regions-p99.toml", fragment="p99_ms: must be a finite"),
+    "capacity-region-slo-nan": cli("capacity", "{tmp}/regions-region-slo.toml", fragment="min_jain: must be a finite"),
+    "capacity-resolution-tiny": cli("capacity", "{tmp}/regions-resolution.toml", fragment="resolution"),
+    "capacity-producers-absurd": cli("capacity", "{tmp}/regions-producers.toml", fragment="producers"),
+    "capacity-stage-seconds-huge": cli("capacity", "{tmp}/regions-stage.toml", fragment="stage_seconds"),
+    "capacity-region-name-parent": cli("capacity", "{tmp}/regions-name.toml", fragment="name: must be a plain name"),
+    "capacity-bad-ipv6-url": cli("capacity", "{tmp}/regions-ipv6.toml", fragment="not a valid URL"),
+    "capacity-profile-nan": cli("capacity", "{tmp}/regions-profile.toml", fragment="latency_ms must be a finite"),
+    "capacity-reports-dir-a-file": cli(
+        "capacity", "{tmp}/regions-good.toml", "--reports-dir", "{file}", fragment="is not a folder"
+    ),
+    "capacity-missing-file": cli("capacity", "{tmp}/nope.toml", fragment="no such file"),
+    # emulator
+    "emulator-port-out-of-range": cli("emulator", "--port", "70000", fragment="port out of range"),
+    "emulator-batch-zero": cli("emulator", "--round-robin-batch", "0", fragment="--round-robin-batch"),
+    "emulator-batch-absurd": cli("emulator", "--round-robin-batch", "99999999999999999999", fragment="must be from 1"),
+    "emulator-backlog-bytes-absurd": cli("emulator", "--backlog-bytes", "1" + "0" * 30, fragment="--backlog-bytes"),
+    "emulator-profile-nan": cli(
+        "emulator", "--port", "0", "--profile", "{tmp}/nan-profile.toml", fragment="latency_ms"
+    ),
+    "emulator-profile-inf-rate": cli(
+        "emulator", "--port", "0", "--profile", "{tmp}/inf-profile.toml", fragment="service_rate"
+    ),
+    "emulator-fault-nan": cli("emulator", "--port", "0", "--fault", "drop=nan", fragment="bad fault"),
+    "emulator-tls-without-dir": cli("emulator", "--port", "0", "--tls", fragment="--tls and --cert-dir"),
+    "emulator-truth-log-under-a-file": cli(
+        "emulator", "--port", "0", "--truth-log", "{file}/truth.jsonl", fragment="cannot write the truth log"
+    ),
+    "emulator-bad-host": cli("emulator", "--port", "0", "--host", "999.1.1.1", fragment="cannot listen"),
+    # collect
+    "collect-not-a-run-folder": cli("collect", "{tmp}/empty", "{run}", fragment="not a run folder"),
+    "collect-events-is-a-file": cli("collect", "{flat}", "{run}", fragment="cannot make its events folder"),
+    "collect-missing-source": cli("collect", "{run}", "{tmp}/missing", fragment="no such folder"),
+    "collect-binary-source": cli("collect", "{run}", "{tmp}/elsewhere/run", fragment="not an events file"),
+    # Locust's own entry: the same refusals at init, before any user starts
+    "locust-rate-nan": locust("--rate", "nan", fragment="--rate must be a finite number"),
+    "locust-duration-inf": locust("--duration", "inf", fragment="--duration must be a finite number"),
+    "locust-duration-1e300": locust("--duration", "1e300", fragment="--duration must be between"),
+    "locust-drain-timeout-nan": locust("--drain-timeout", "nan", fragment="--drain-timeout must be a finite"),
+    "locust-ack-timeout-500": locust("--ack-timeout-ms", "500", fragment="--ack-timeout-ms must be 0 (off)"),
+    "locust-receiver-queue-past-int": locust("--receiver-queue-size", "2147483648", fragment="--receiver-queue-size"),
+    "locust-step-rates-inf": locust("--rate-profile", "step", "--step-rates", "1,inf", fragment="--step-rates"),
+    "locust-ipv6-url": locust("--target", "pulsar", "--url", "ws://[::1:80", fragment="is not a valid URL"),
+    "locust-run-id-parent": locust("--run-id", "../x", fragment="must be a plain name"),
+    "locust-run-id-in-use": locust("--run-id", "taken", fragment="exists already"),
+    "locust-reports-dir-a-file": locust("--reports-dir", "{file}", fragment="is not a folder"),
+    "locust-reports-dir-under-a-file": locust("--reports-dir", "{file}/r", fragment="cannot create it"),
+}
+
+
+def prepare(tmp: Path) -> dict[str, str]:
+    """The files the cases point at; returns the placeholders' values."""
+    (tmp / "file").write_text("not a folder\n")
+    reports = tmp / "reports"
+    (reports / "taken" / EVENTS_DIR).mkdir(parents=True)  # another run's folder
+    (tmp / "empty").mkdir()
+    run = tmp / "run"
+    (run / EVENTS_DIR).mkdir(parents=True)
+    (run / RUN_JSON).write_text(json.dumps({"run_id": "run", "schema_version": 1, "completed": True}))
+    (run / EVENTS_DIR / "local-1.csv").write_text(",".join(COLUMNS) + "\n")
+    stuck = tmp / "stuck"
+    (stuck / EVENTS_DIR).mkdir(parents=True)
+    (stuck / RUN_JSON).write_text((run / RUN_JSON).read_text())
+    (stuck / EVENTS_DIR / "local-1.csv").write_text(",".join(COLUMNS) + "\n")
+    (stuck / "summary.json").mkdir()  # summary.json cannot be written: a folder holds its name
+    flat = tmp / "flat"
+    flat.mkdir()
+    (flat / RUN_JSON).write_text((run / RUN_JSON).read_text())
+    (flat / EVENTS_DIR).write_text("a file where the events folder goes\n")
+    copy = tmp / "elsewhere" / "run" / EVENTS_DIR  # a worker's copy of the run, with a file that is not events
+    copy.mkdir(parents=True)
+    (copy / "w1-2.csv").write_bytes(b"\x00\xff\xfe binary\n")
+    (tmp / "nan.toml").write_text("max_p99_ms = nan\n")
+    (tmp / "inf.toml").write_text("[thresholds]\nmin_jain = inf\n")
+    (tmp / "jain.toml").write_text("min_jain = 1.5\n")
+    (tmp / "nan-profile.toml").write_text("latency_ms = nan\n")
+    (tmp / "inf-profile.toml").write_text("service_rate = inf\n")
+    regions = {
+        "good": REGION,
+        "nan": "[search]\nstart_rate = nan\n" + REGION,
+        "inf": "[search]\nmax_rate = inf\n" + REGION,
+        "p99": "[slo]\np99_ms = inf\n" + REGION,
+        "region-slo": REGION + "[region.slo]\nmin_jain = nan\n",
+        "resolution": "[search]\nresolution = 1e-300\n" + REGION,
+        "producers": "[search]\nproducers = 9223372036854775807\n" + REGION,
+        "stage": "[search]\nstage_seconds = 1e300\n" + REGION,
+        "name": REGION.replace('"lab"', '"../x"'),
+        "ipv6": REGION.replace('"emulator"', '"pulsar"\nurl = "ws://[::1:8080"'),
+        "profile": REGION + 'profile = "nan-profile.toml"\n',
+    }
+    for name, text in regions.items():
+        (tmp / f"regions-{name}.toml").write_text(text)
+    return {
+        "{tmp}": str(tmp),
+        "{reports}": str(reports),
+        "{file}": str(tmp / "file"),
+        "{run}": str(run),
+        "{stuck}": str(stuck),
+        "{flat}": str(flat),
+    }
+
+
+def filled(arg: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        arg = arg.replace(key, value)
+    return arg
+
+
+def command(case: Case, values: dict[str, str]) -> list[str]:
+    args = [filled(arg, values) for arg in case.args]
+    if case.entry == "locust":
+        if "--reports-dir" not in case.args:
+            args += ["--reports-dir", values["{reports}"]]
+        return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", *args]
+    return [sys.executable, "-m", "harness", *args]
+
+
+def error_lines(stderr: str, entry: str) -> list[str]:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if entry == "locust":
+        lines = [line for line in lines if not LOCUST_START_LINE.match(line)]
+    return lines
+
+
+def test_the_table_covers_every_command_with_at_least_60_cases() -> None:
+    commands = {case.args[0] if case.entry == "cli" and case.args else case.entry for case in CASES.values()}
+    assert commands >= {"load", "analyze", "report", "compare", "capacity", "emulator", "collect", "locust"}
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line_and_exit_code_2(name: str, tmp_path: Path) -> None:
+    case = CASES[name]
+    values = prepare(tmp_path)
+    reports = Path(values["{reports}"])
+    before = sorted(reports.rglob("*"))
+    env = {**os.environ, **case.env}
+    env.pop("STREAMHARNESS_DEBUG", None)
+    result = subprocess.run(
+        command(case, values), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout(60)
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = error_lines(result.stderr, case.entry)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(("streamharness", "locust")) and case.fragment in lines[0], lines[0]
+    assert sorted(reports.rglob("*")) == before, "a refused run left a folder behind"
+    assert not (tmp_path / "x").exists() and not (tmp_path.parent / "x").exists(), "a run id escaped its folder"
