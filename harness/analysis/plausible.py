@@ -46,11 +46,9 @@ def run_bounds(manifest: dict[str, Any]) -> TimeBounds:
     """The run's start and stop from ``run.json``, each widened by :data:`MARGIN_NS`; unusable marks are ignored."""
     starts = [v for v in (_mark(manifest, key) for key in START_KEYS) if v is not None]
     stops = [v for v in (_mark(manifest, key) for key in STOP_KEYS) if v is not None]
-    lo = min(starts) - MARGIN_NS if starts else None
-    hi = max(stops) + MARGIN_NS if stops else None
-    if lo is not None and hi is not None and hi < lo:
+    if starts and stops and max(stops) < min(starts):
         return TimeBounds()  # a stop before the start: neither mark can be trusted
-    return TimeBounds(lo, hi)
+    return TimeBounds(min(starts) - MARGIN_NS if starts else None, max(stops) + MARGIN_NS if stops else None)
 
 
 def _mark(manifest: dict[str, Any], key: str) -> int | None:

@@ -92,7 +92,7 @@ def throughput(log: EventLog, m: Messages, info: RunInfo, queue: Backlog, start_
     t_ns = log.column("t_ns")
     per_second: dict[str, Any] = {
         "bin_s": bin_ns / NS_PER_S,
-        "t_s": (np.arange(seconds) * (bin_ns / NS_PER_S)).tolist(),
+        "t_s": list(range(seconds)) if bin_ns == NS_PER_S else (np.arange(seconds) * (bin_ns / NS_PER_S)).tolist(),
     }
     times = {
         "send": t_ns[kinds == el.SEND],
