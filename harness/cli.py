@@ -4,8 +4,8 @@ Each area owns its subcommands in a ``command`` module with ``register(subparser
 its parsers with ``set_defaults(run=...)``. Every error a user can cause ends in one line on
 stderr and exit code 2; the analysis exits 0 (pass), 1 (violation) or 2 (inconclusive). So does
 every error nobody foresaw (a file that cannot be read or written, a value that does not parse,
-memory running out): one line, exit code 2. ``STREAMHARNESS_DEBUG=1`` shows its traceback instead,
-for bug reports.
+memory running out): one line, exit code 2. ``STREAMHARNESS_DEBUG=1`` shows the traceback of any
+error instead, for bug reports.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except HarnessError as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
         print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ it loads the locustfile: that line is Locust's and unavoidable there, and it is 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -16,8 +17,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow
 import pytest
 
+from harness import cli as harness_cli
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
 from tests.conftest import ROOT, timeout
 
@@ -299,3 +302,89 @@ def test_bad_input_is_one_line_and_exit_code_2(name: str, tmp_path: Path) -> Non
     assert lines[0].startswith(("streamharness", "locust")) and case.fragment in lines[0], lines[0]
     assert sorted(reports.rglob("*")) == before, "a refused run left a folder behind"
     assert not (tmp_path / "x").exists() and not (tmp_path.parent / "x").exists(), "a run id escaped its folder"
+
+
+def failing_parser(error: BaseException) -> argparse.ArgumentParser:
+    """A parser whose only command raises ``error``: what a bug or a broken disk looks like from the top."""
+
+    def run(_: argparse.Namespace) -> int:
+        raise error
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(run=run)
+    return parser
+
+
+@pytest.mark.parametrize(
+    ("error", "fragment"),
+    [
+        (PermissionError(13, "Permission denied", "/reports/r1/summary.json"), "/reports/r1/summary.json: Permission"),
+        (IsADirectoryError(21, "Is a directory", "a", None, "b"), "a -> b: Is a directory"),
+        (ValueError("could not convert\nstring to float"), "could not convert string to float (ValueError)"),
+        (MemoryError(), "out of memory"),
+        (pyarrow.ArrowInvalid("CSV parse error: Expected 9 columns"), "Expected 9 columns (ArrowInvalid)"),
+    ],
+)
+def test_an_unexpected_error_is_one_line_and_exit_code_2(
+    error: BaseException, fragment: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(harness_cli.DEBUG_ENV, raising=False)
+    monkeypatch.setattr(harness_cli, "build_parser", lambda: failing_parser(error))
+    assert harness_cli.main([]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("streamharness: error: ") and fragment in lines[0], lines
+    assert f"{harness_cli.DEBUG_ENV}=1" in lines[0]
+
+
+def test_debug_shows_the_traceback_and_a_bug_is_never_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness_cli, "build_parser", lambda: failing_parser(OSError(5, "Input/output error")))
+    monkeypatch.setenv(harness_cli.DEBUG_ENV, "1")
+    with pytest.raises(OSError, match="Input/output error"):
+        harness_cli.main([])
+    monkeypatch.delenv(harness_cli.DEBUG_ENV)
+    monkeypatch.setattr(harness_cli, "build_parser", lambda: failing_parser(KeyError("bug")))
+    with pytest.raises(KeyError):  # not bad input: a bug keeps its traceback
+        harness_cli.main([])
+
+
+def test_debug_traceback_through_the_command(tmp_path: Path) -> None:
+    (tmp_path / "stuck" / EVENTS_DIR).mkdir(parents=True)
+    (tmp_path / "stuck" / EVENTS_DIR / "local-1.csv").write_text(",".join(COLUMNS) + "\n")
+    (tmp_path / "stuck" / "summary.json").mkdir()
+    env = {**os.environ, harness_cli.DEBUG_ENV: "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "analyze", str(tmp_path / "stuck"), "--no-report"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout(60),
+    )
+    assert result.returncode != 0 and "Traceback" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_two_runs_with_one_run_id_at_once_never_share_its_folder(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "harness", "load", "--duration", "2", "--rate", "20", "--drain-timeout", "5"]
+    command += ["--reports-dir", str(tmp_path), "--run-id", "same"]
+    runs = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        outputs = [run.communicate(timeout=timeout(120)) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    codes = sorted(run.returncode for run in runs)
+    assert codes == [0, 2], outputs
+    refused = next(err for run, (_, err) in zip(runs, outputs, strict=True) if run.returncode == 2)
+    assert "Traceback" not in refused
+    assert [line for line in refused.splitlines() if "error" in line] == [
+        f"streamharness: error: run folder {str(tmp_path / 'same')!r} exists already; a run is never appended to "
+        "another (choose another --run-id, or none for a fresh one)"
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["same"]
+    events = list((tmp_path / "same" / EVENTS_DIR).glob("*.csv"))
+    assert len(events) == 1, "one run's events only"

@@ -84,6 +84,29 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         (lambda t: t.replace("max_rate = 3000", "max_rate = 3000\nsize = -5"), "search: size: must not be negative"),
         (lambda t: t.replace("macrometa.io", "macrometa.io:99999"), "region 'us-east': url 'https://play.paas"),
         (lambda t: t.replace('api_key_env = "US_EAST_KEY"\n', ""), "region 'us-east': api_key_env: missing"),
+        # numbers that are not finite or out of range, in every section
+        (lambda t: t.replace("p99_ms = 250", "p99_ms = nan"), "[slo]: p99_ms: must be a finite number, not nan"),
+        (lambda t: t.replace("min_jain = 0.8", "min_jain = -inf"), "[slo]: min_jain: must be a finite number"),
+        (lambda t: t.replace("start_rate = 200", "start_rate = nan"), "[search]: start_rate: must be a finite"),
+        (lambda t: t.replace("max_rate = 3000", "max_rate = inf"), "region 'us-east': search: max_rate: must be a"),
+        (lambda t: t.replace("p99_ms = 100", "p99_ms = inf"), "region 'lab': slo: p99_ms: must be a finite"),
+        (
+            lambda t: t.replace("p99_ms = 100", "p99_ms = 1e300"),
+            "region 'lab': slo: p99_ms: must be greater than 0 and",
+        ),
+        (lambda t: t.replace("max_rate = 3000", "max_rate = 1e300"), "search: max_rate: must be at most"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 1e12"), "search: stage_seconds: must be at most"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 5\nresolution = 1e-300"), "search: resolution"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 5\nresolution = 1.0"), "search: resolution"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 5\ngrowth = 1e300"), "search: growth"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 5\nproducers = 9000000000"), "search: producers"),
+        (lambda t: t.replace("stage_seconds = 5", "stage_seconds = 5\nconsumers = 0"), "search: consumers"),
+        (lambda t: t.replace('name = "lab"', 'name = "../lab"'), "region '../lab': name: must be a plain name"),
+        (lambda t: t.replace('name = "lab"', 'name = "a/b"'), "region 'a/b': name: must be a plain name"),
+        (
+            lambda t: t.replace("macrometa.io", "[::1"),
+            "region 'us-east': url 'https://play.paas.[::1' is not a valid URL",
+        ),
     ],
 )
 def test_problems_name_file_region_and_field(tmp_path: Path, edit, message: str) -> None:
@@ -110,3 +133,14 @@ def test_a_gdn_region_may_take_a_jwt_by_token_env(tmp_path: Path, monkeypatch: p
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RegionsFileError, match="no such file"):
         load_regions(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "field"), [("latency_ms = nan", "latency_ms"), ("service_rate = inf", "service_rate")]
+)
+def test_a_profile_file_with_a_number_not_finite_is_refused(tmp_path: Path, text: str, field: str) -> None:
+    (tmp_path / "odd.toml").write_text(text + "\n")
+    path = write(tmp_path, GOOD.replace('profile = "eu-west"', 'profile = "odd.toml"'))
+    with pytest.raises(RegionsFileError) as caught:
+        load_regions(path, environ={"US_EAST_KEY": "t.k.s"})
+    assert f"region 'lab': profile: profile odd: {field} must be a finite number" in str(caught.value)

@@ -6,7 +6,18 @@ import argparse
 
 import pytest
 
-from harness.settings import LOAD_OPTIONS, LoadSettings, SettingsError, add_options, secret_environment, to_arguments
+from harness.settings import (
+    JAVA_INT_MAX,
+    LOAD_OPTIONS,
+    MAX_SECONDS,
+    NUMBER_RANGES,
+    LoadSettings,
+    SettingsError,
+    add_options,
+    check_range,
+    secret_environment,
+    to_arguments,
+)
 
 
 def parse(*argv: str) -> LoadSettings:
@@ -86,3 +97,83 @@ def test_environment_variables_give_defaults(monkeypatch: pytest.MonkeyPatch) ->
     assert "t.k.from-env" not in " ".join(to_arguments(settings))
     args = to_arguments(settings)
     assert args[args.index("--insecure") + 1].startswith("--")  # a bare flag, no value after it
+
+
+FLOAT_FLAGS = [spec.flag for spec in LOAD_OPTIONS if spec.type is float]
+
+
+def refusal(*argv: str) -> str:
+    """The one line a bad setting gives."""
+    with pytest.raises(SettingsError) as caught:
+        parse(*argv)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "Infinity"])
+@pytest.mark.parametrize("flag", FLOAT_FLAGS)
+def test_no_number_may_be_nan_or_infinite(flag: str, value: str) -> None:
+    extra = ["--rate-profile", "step", "--step-rates", "10"] if flag == "--step-seconds" else []
+    message = refusal(*extra, f"{flag}={value}")
+    assert message.startswith(flag) and "finite" in message
+
+
+def test_every_number_option_has_a_range() -> None:
+    numeric = {spec.flag for spec in LOAD_OPTIONS if spec.type in (int, float)}
+    assert numeric == {flag for flag, _, _ in NUMBER_RANGES}
+
+
+@pytest.mark.parametrize(
+    "flag", ["--receiver-queue-size", "--permits", "--ack-timeout-ms", "--nack-delay-ms", "--keys"]
+)
+def test_what_the_endpoint_parses_as_a_java_int_stops_at_its_limit(flag: str) -> None:
+    assert getattr(parse(flag, str(JAVA_INT_MAX)), flag.lstrip("-").replace("-", "_")) == JAVA_INT_MAX
+    assert f"{flag} must be between" in refusal(flag, str(JAVA_INT_MAX + 1))
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("0", True), ("1", False), ("999", False), ("1000", True)])
+def test_ack_timeout_is_off_or_at_least_pulsars_least(value: str, accepted: bool) -> None:
+    if accepted:
+        assert parse("--ack-timeout-ms", value).ack_timeout_ms == int(value)
+    else:
+        assert "at least 1000" in refusal("--ack-timeout-ms", value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--duration", "1e300"], "--duration must be between 0 and 31622400"),
+        (["--drain-timeout", str(MAX_SECONDS + 1)], "--drain-timeout must be between"),
+        (["--producers", "100001"], "--producers must be between 0 and 100000"),
+        (["--rate", "1e12"], "--rate must be between"),
+        (["--rate", "0"], "--rate must be greater than 0"),
+        (["--rate-profile", "step", "--step-rates", "5,inf"], "--step-rates"),
+        (["--rate-profile", "step", "--step-rates", "5,5", "--step-seconds", str(MAX_SECONDS)], "--step-rates and"),
+        (["--rate-profile", "ramp", "--ramp-from", "nan"], "--ramp-from must be a finite number"),
+        (["--url", "ws://[::1:8080"], "--url 'ws://[::1:8080' is not a valid URL"),
+        (["--target", "pulsar", "--url", "ws://::1]:80"], "is not a valid URL"),
+        (["--region-url", "https://[zz]:80"], "--region-url"),
+    ],
+)
+def test_out_of_range_values_name_the_option(argv: list[str], names: str) -> None:
+    assert names in refusal(*argv)
+
+
+def test_the_longest_spans_and_ids_allowed_are_accepted() -> None:
+    settings = parse("--duration", str(MAX_SECONDS), "--run-id", "2026-12-07_run.1", "--url", "ws://[::1]:8080")
+    assert settings.duration == MAX_SECONDS and settings.run_id == "2026-12-07_run.1"
+
+
+@pytest.mark.parametrize(
+    "run_id", ["../x", "a/b", "/abs", ".hidden", "-dash", "..", "a..b", "a b", "x\0y", "é", "x" * 129]
+)
+def test_a_run_id_must_be_a_plain_name(run_id: str) -> None:
+    assert refusal(f"--run-id={run_id}").startswith("--run-id ")
+
+
+def test_check_range_shows_whole_numbers_plainly() -> None:
+    with pytest.raises(SettingsError, match=r"--x must be between 0 and 2147483647, not 2147483648$"):
+        check_range("--x", JAVA_INT_MAX + 1, 0, JAVA_INT_MAX)
+    with pytest.raises(SettingsError, match=r"--y must be a finite number, not nan$"):
+        check_range("--y", float("nan"), 0, 1)
