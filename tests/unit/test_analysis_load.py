@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from harness.analysis.eventlog import MISSING
-from harness.analysis.load import RunLoadError, load_run, parse_events
-from tests.checker_logs import HEADER, manifest, message, text, write_run
+from harness.analysis.load import RunLoadError, load_run, parse_events, unusable_lines
+from tests.checker_logs import HEADER, S, manifest, message, text, write_run
 
 CLEAN = text(*message("w0-p1/0", 10), *message("w0-p1/1", 20))
 
@@ -36,6 +36,9 @@ def test_torn_last_line_is_noted_not_skipped() -> None:
         "soon,deliver,w0-c1,w0-p1/0,m,,0,10,",  # not a number
         "30,teleport,w0-c1,w0-p1/0,m,,0,10,",  # unknown kind
         ",deliver,w0-c1,w0-p1/0,m,,0,10,",  # no time
+        "99999999999999999999,deliver,w0-c1,w0-p1/0,m,,0,10,",  # past int64: one bad cell, not a lost file
+        '30,error,w0-c1,,,,,,"a quote that never closes',
+        "30,error,w0-c1,,,,,,a NUL \0 byte",
     ],
 )
 def test_corrupt_rows_are_skipped_and_counted(bad_row: str) -> None:
@@ -43,6 +46,7 @@ def test_corrupt_rows_are_skipped_and_counted(bad_row: str) -> None:
     result = parse_events(data, "w0-1.csv")
     assert result.table is not None and result.table.num_rows == 8
     assert result.skipped == ["w0-1.csv: skipped 1 corrupt rows of 9"]
+    assert result.unusable == 1
 
 
 def test_a_file_without_the_header_is_skipped() -> None:
@@ -125,3 +129,30 @@ def test_codes_share_one_dictionary_across_files(tmp_path: Path) -> None:
     assert len(loaded.log.uids) == 3 and set(np.unique(uids)) == {0, 1, 2}
     assert sorted(loaded.log.uid_text(np.arange(3))) == ["w0-p1/0", "w1-p1/0", "w2-p1/0"]
     assert loaded.log.actors.count("w0-c1") == 1
+
+
+def test_times_far_from_run_json_are_skipped_and_counted_by_file(tmp_path: Path) -> None:
+    start = 1_765_000_000 * S
+    rows = [
+        *message("w0-p1/0", start),
+        *message("w0-p1/1", start + S),
+        f"{start + 400 * 24 * 3600 * S},error,w0-c1,,,,,,x",
+    ]
+    files = {"w0-1.csv": text(*rows), "w1-1.csv": text(*message("w1-p1/0", start), "-5,error,w1-c1,,,,,,x")}
+    loaded = load_run(write_run(tmp_path / "r", files, manifest(started_ns=start, stopped_ns=start + 2 * S)))
+    assert len(loaded.log) == 12 and loaded.data_skipped
+    assert loaded.unusable_rows == {"w0-1.csv": 1, "w1-1.csv": 1}
+    assert "w0-1.csv: skipped 1 rows of 9 with a time far from the run (run.json's start and stop times)" in (
+        loaded.problems
+    )
+
+
+def test_parse_events_without_bounds_takes_every_time_as_is() -> None:
+    result = parse_events(text("-5,error,w0-c1,,,,,,x", *message("w0-p1/0", 10)).encode(), "w0-1.csv")
+    assert result.table is not None and result.table.num_rows == 5 and result.unusable == 0
+
+
+def test_unusable_lines_name_each_file_and_say_nothing_for_a_clean_run() -> None:
+    summary = {"input": {"unusable_rows": 1002, "unusable_by_file": {"w0-1.csv": 1000, "w1-1.csv": 2}}}
+    assert unusable_lines(summary) == ["rows unusable: 1,002 (w0-1.csv: 1,000, w1-1.csv: 2)"]
+    assert unusable_lines({"input": {"unusable_rows": 0, "unusable_by_file": {}}}) == []

@@ -20,8 +20,12 @@ import pyarrow as pa
 import pytest
 
 from harness.analysis.lines import drop_broken_lines
+from harness.analysis.load import load_run
 from harness.analysis.plausible import MARGIN_NS, TimeBounds, implausible, run_bounds
+from harness.analysis.summary import summarize
 from harness.analysis.windows import MAX_WINDOWS, fitting_window, window_count
+from harness.report.console import render_summary
+from harness.report.html import render_html
 from tests.checker_logs import HEADER, S, manifest, message, write_run
 
 T0 = 1_765_000_000 * S  # a real wall-clock time, December 2025
@@ -195,3 +199,10 @@ def test_broken_lines_are_dropped_and_the_rest_kept_byte_for_byte() -> None:
     assert repaired.body.to_pybytes() == good + quoted + good
     assert repaired.dropped == 3
     assert repaired.records == 6  # the blank line is no record; the quoted one spans three lines
+
+
+def test_console_and_report_say_how_many_rows_could_not_be_used(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", {FILE: _with(CORRUPT["abc in t_ns"])}, _run_json())
+    summary = summarize(load_run(run))
+    assert "  rows unusable: 1 (w0-1.csv: 1)" in render_summary(summary).splitlines()
+    assert "<td>rows unusable</td><td>1 (w0-1.csv: 1)</td>" in render_html(summary, [], "test")
