@@ -2,10 +2,13 @@
 
 I/O lives here and nowhere else in the analysis. Each events file is cut at its last newline (a
 crash can leave a torn last line), parsed with pyarrow, shifted by its worker's clock offset from
-``run.json``, and concatenated; rows that do not parse are skipped and counted, never silently
-dropped. A torn last line is expected after a crash and only noted; any other skipped row or file
-makes the verdict inconclusive, because the missing rows could hide a delivery. So does a missing
-or unreadable ``run.json``: without it the clock offsets and the ack timeout are unknown.
+``run.json``, and concatenated; rows that do not parse (a bad number, a wrong column count, an
+unclosed quote, a NUL byte: see :mod:`harness.analysis.lines`) or whose time is absurd for the run
+(see :mod:`harness.analysis.plausible`) are skipped and counted per file, never silently dropped,
+and never take the rest of the file with them. A torn last line is expected after a crash and
+only noted; any other skipped row or file makes the verdict inconclusive, because the missing rows
+could hide a delivery. So does a missing or unreadable ``run.json``: without it the clock offsets
+and the ack timeout are unknown.
 """
 
 from __future__ import annotations
@@ -190,6 +193,7 @@ def parse_events(
     lines = data.count(b"\n", header_end + 1, cut)
     parsed = None if data.find(b"\0", header_end + 1, cut) >= 0 else _parse_or_none(body)
     if parsed is None or parsed[0].num_rows + parsed[1] != lines:
+        parsed = None  # the short parse's table goes before the repaired one is read
         repaired = drop_broken_lines(body)
         try:
             table, bad = _parse(repaired.body)

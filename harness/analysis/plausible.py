@@ -6,8 +6,10 @@ value's size. A row is kept only when its ``t_ns`` is positive and lies within t
 ``run.json``'s start to its stop, each widened by :data:`MARGIN_NS`.
 Where ``run.json`` does not say (a crashed run has no stop time, a bare events folder has no
 manifest), the file's own rows say: their median, widened by :data:`SPREAD` times their
-interquartile range and at least :data:`MARGIN_NS`, which a quarter of the rows being corrupt
-cannot move.
+interquartile range and at least :data:`MEDIAN_REACH_NS`, which a quarter of the rows being
+corrupt cannot move. That reach is wide on purpose: a crashed run's worker may have written most
+rows early and its last ones hours later, and every span is bounded anyway (see
+:mod:`harness.analysis.windows`); what must go is the row at -5 or in the year 2200.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from harness.analysis.eventlog import Bools, Ints
 
 #: Slack around the run's start and stop: far beyond any clock offset or drain, far short of absurd.
 MARGIN_NS: Final = 3600 * 1_000_000_000
+#: Least reach either side of a file's median when run.json does not bound the run.
+MEDIAN_REACH_NS: Final = 24 * MARGIN_NS
 #: Interquartile ranges either side of the median that still count as the run (evenly spread rows
 #: have an interquartile range of half the run, so this is two run lengths either way).
 SPREAD: Final = 4
@@ -89,7 +93,7 @@ def _filled(times: Ints, bounds: TimeBounds) -> tuple[int, int]:
     if not len(times):
         return 1, INT64_MAX
     q1, median, q3 = (int(v) for v in np.quantile(times, (0.25, 0.5, 0.75), method="nearest"))
-    reach = max(MARGIN_NS, SPREAD * (q3 - q1))
+    reach = max(MEDIAN_REACH_NS, SPREAD * (q3 - q1))
     lo = bounds.lo if bounds.lo is not None else median - reach
     hi = bounds.hi if bounds.hi is not None else median + reach
     return max(lo, 1), min(hi, INT64_MAX)
