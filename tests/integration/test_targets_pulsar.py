@@ -49,9 +49,19 @@ def test_pulsar_target_with_a_bearer_token(tmp_path: Path, monkeypatch: pytest.M
     assert refused.returncode == 2 and "refused: HTTP 401" in refused.stderr  # without the token
 
 
+def producers_refused(reports: Path) -> bool:
+    """Whether both producers have logged a refused connect attempt."""
+    text = "".join(f.read_text() for f in reports.glob("*/events/*.csv"))
+    return all(f",error,w0-p{n},,,,,,connect: " in text for n in (1, 2))
+
+
 def test_producers_reconnect_to_a_restarted_endpoint_and_record_indeterminate_sends(tmp_path: Path) -> None:
     first, second = EmulatorProcess(), EmulatorProcess()
     first.start()
+    # the "restarted" endpoint is up before the first dies: the producers' reconnect then depends on
+    # their backoff alone, not on how long an emulator takes to start (seconds on a slow machine,
+    # which pushed the reconnect past the backoff's later, longer waits and out of the run)
+    second.start()
     forwarder = TcpForwarder(int(first.url.rsplit(":", 1)[1]))
     reports = tmp_path / "reports"
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary"]
@@ -70,8 +80,12 @@ def test_producers_reconnect_to_a_restarted_endpoint_and_record_indeterminate_se
         time.sleep(0.5)
         os.kill(first.pid, signal.SIGKILL)  # then gone: every socket drops with sends unanswered
         first.stop()
-        second.start()
-        forwarder.backend_port = int(second.url.rsplit(":", 1)[1])  # "restarted" where the clients look
+        # each producer tries at once and is refused; only then is the endpoint "restarted" where the
+        # clients look, so every producer has a gap to make up for, at least its first backoff long
+        refused_by = time.monotonic() + timeout(30)
+        while time.monotonic() < refused_by and not producers_refused(reports):
+            time.sleep(0.05)
+        forwarder.backend_port = int(second.url.rsplit(":", 1)[1])
         locust.wait(timeout(90))
     finally:
         if locust.poll() is None:
