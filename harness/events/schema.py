@@ -4,6 +4,11 @@ One CSV file per load-generating process, in ``<run-dir>/events/``. The first li
 columns; every later line is one event, written whole and terminated by ``\\n``, so a reader can
 drop a torn last line (a crash mid-write) and lose nothing else. The schema version lives in the
 run folder's ``run.json`` (``schema_version``); a reader refuses versions newer than its own.
+Cells are CSV: a ``detail`` holding a comma, a quote or a newline is quoted (then one event may
+span lines). A reader skips and counts, per file, every row that is not one record of these
+columns and types (a number that is not a whole int64, a wrong cell count, an unknown kind, a
+quote that never closes, a NUL byte, bytes that are not UTF-8) and every row whose ``t_ns`` is
+not believable for the run; it keeps every other row.
 
 Columns (empty cell = not applicable):
 
