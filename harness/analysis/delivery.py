@@ -222,7 +222,7 @@ class DeliveryCounts:
 
 def fates(m: Messages, result: DeliveryResult) -> DeliveryCounts:
     """Sent, published, delivered once or more and never acked, with the class counts of the rest."""
-    sent = m.sent
+    sent = (result.classes != NOT_A_MESSAGE) & (result.classes != UNEXPECTED)  # with a lost producer's unrecorded
     published = sent & (m.n_publish_ok > 0)
     return DeliveryCounts(
         sent=int(np.count_nonzero(sent)),

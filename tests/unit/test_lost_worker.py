@@ -308,3 +308,10 @@ def test_every_lost_worker_is_named_and_its_consumers_sorted() -> None:
         "worker w2 lost at 00",
         "worker w4 lost at 00",
     ]
+
+
+def test_a_lost_producers_unrecorded_send_counts_as_sent() -> None:
+    unrecorded = (f"{5 * S},deliver,w3-c1,w2-p1/0,mz,,0,10,", f"{5 * S + 1},ack,w3-c1,w2-p1/0,mz,,,,")
+    messages = killed_run(*unrecorded)["messages"]
+    assert (messages["sent"], messages["delivered_once"]) == (5, 3)
+    assert killed_run()["messages"]["sent"] == 4
