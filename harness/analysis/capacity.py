@@ -148,9 +148,7 @@ def stage_metrics(run: LoadedRun, analysis: Analysis, warmup_s: float) -> StageM
     dropped = producer_disconnects(run.log, m, start - int(warmup_s * NS_PER_S), end)
     # a producer whose socket the endpoint dropped sends nothing, then catches up late: the
     # endpoint's doing, so only the generator's CPU can then say it was saturated
-    behind = dropped == 0 and (
-        _lag_is_sustained(due - start, lag) or (offered > 0 and sent_rate < MIN_SENT_SHARE * offered)
-    )
+    behind = dropped == 0 and (_lag_is_sustained(due - start, lag) or offered_load_not_sent(due, start, end, offered))
     saturated = behind or generator_cpu_saturated(info.generator)
     delivery = summary["delivery"]
     return StageMetrics(
@@ -183,6 +181,20 @@ def generator_cpu_saturated(generator: dict[str, object]) -> bool:
         return judged
     cpu_max = generator.get("cpu_percent_max")
     return isinstance(cpu_max, int | float) and cpu_max > SATURATION_CPU_PERCENT
+
+
+def offered_load_not_sent(due_ns: np.ndarray, start: int, end: int, offered: float) -> bool:
+    """Whether less than MIN_SENT_SHARE of the offered rate went out (a producer that never started,
+    sends held back), counted by due time up to the last due time the sends reached: what a brief
+    stall kept back when producing stopped was late, not unsent, and the lag rule judges lateness.
+    Counted by send time, a 60 ms stall at the end of a 1.5 s window was a 4% shortfall."""
+    if offered <= 0:
+        return False
+    due = due_ns[(due_ns >= start) & (due_ns < end)]
+    if not len(due):
+        return True
+    reached_s = max(int(due.max()) - start, 1) / NS_PER_S
+    return len(due) / reached_s < MIN_SENT_SHARE * offered
 
 
 def _lag_is_sustained(due_ns: np.ndarray, lag_ns: np.ndarray) -> bool:

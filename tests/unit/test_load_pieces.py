@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from harness.analysis.capacity import generator_cpu_saturated
+from harness.analysis.capacity import generator_cpu_saturated, offered_load_not_sent
 from harness.events import schema
 from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
 from harness.events.writer import CsvFileSink, EventWriter
@@ -233,6 +234,18 @@ def test_cpu_is_saturated_only_when_busy_for_seconds_in_a_row() -> None:
     assert not generator_cpu_saturated({"cpu_percent_max": 97.0, "cpu_saturated": False})
     assert generator_cpu_saturated({"cpu_percent_max": 97.0, "cpu_saturated": True})
     assert generator_cpu_saturated({"cpu_percent_max": 97.0}) and not generator_cpu_saturated({})
+
+
+def test_a_stage_short_of_its_offered_rate_only_when_sends_are_missing_not_late() -> None:
+    """Two producers at 500/s each over a 1.5 s window; due times in ns from 0."""
+    start, end = 0, 1_500_000_000
+    due = np.arange(0, end, 1_000_000, dtype=np.int64)  # 1,000/s, every message sent
+    assert not offered_load_not_sent(due, start, end, 1000.0)
+    # a 60 ms stall when producing stopped: the last 60 sends were never sent, which counted by send
+    # time was a 4% shortfall; they were late, and the lag rule judges lateness
+    assert not offered_load_not_sent(due[due < end - 60_000_000], start, end, 1000.0)
+    assert offered_load_not_sent(due[::2], start, end, 1000.0)  # one producer never sent
+    assert offered_load_not_sent(due[:0], start, end, 1000.0) and not offered_load_not_sent(due, start, end, 0.0)
 
 
 @pytest.mark.parametrize(
