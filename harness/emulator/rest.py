@@ -264,7 +264,7 @@ class GdnApi:
     async def publish(self, request: web.Request, principal: Principal | None, p: dict[str, str]) -> web.Response:
         """jsC8's ``publishMessage``: the raw body becomes one message; 202 as jsC8's own test expects."""
         topic = self._existing(request, principal, p)
-        self.broker.publish(topic, frames.rest_publish(await request.read()))  # BacklogQuotaExceeded: refused
+        self.broker.publish(topic, frames.rest_publish(await _body(request)))  # BacklogQuotaExceeded: refused
         return ok(None, 202)
 
     async def get_ttl(self, _: web.Request, __: Principal | None, ___: dict[str, str]) -> web.Response:
@@ -291,9 +291,17 @@ def _seconds(text: str, what: str) -> int:
     return value
 
 
+async def _body(request: web.Request) -> bytes:
+    """The request's body; a body that cannot be decoded (a bad chunk size, gzip that is not gzip) is a 400."""
+    try:
+        return await request.read()
+    except web.RequestPayloadError:
+        raise ApiError(400, "malformed request body") from None
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.read())
+        body = orjson.loads(await _body(request))
     except orjson.JSONDecodeError:
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(body, dict):

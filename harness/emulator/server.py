@@ -201,6 +201,9 @@ class RequestContentWithheld(logging.Filter):
         if isinstance(exc, http_exceptions.HttpProcessingError):
             self.refusals.warning("request refused before routing: %d, %s", exc.code, _refusal(exc))
             return False
+        if isinstance(exc, web.RequestPayloadError):  # aiohttp draining a body the handler refused
+            self.refusals.warning("request body refused: %s", "it cannot be decoded")
+            return False
         if isinstance(exc, ConnectionError):
             self.refusals.warning("a client went away mid-request (%s)", type(exc).__name__)
             return False
