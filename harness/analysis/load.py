@@ -190,9 +190,11 @@ def parse_events(
     body = pa.py_buffer(data).slice(header_end + 1, cut - header_end - 1)
     if body.size == 0:
         return result
-    lines = data.count(b"\n", header_end + 1, cut)
     parsed = None if data.find(b"\0", header_end + 1, cut) >= 0 else _parse_or_none(body)
-    if parsed is None or parsed[0].num_rows + parsed[1] != lines:
+    # Only a quote can make pyarrow read several lines as one row: without one, no line to count.
+    quoted = data.find(b'"', header_end + 1, cut) >= 0
+    lines = data.count(b"\n", header_end + 1, cut) if quoted or parsed is None else 0
+    if parsed is None or (quoted and parsed[0].num_rows + parsed[1] != lines):
         parsed = None  # the short parse's table goes before the repaired one is read
         repaired = drop_broken_lines(body)
         try:
