@@ -201,7 +201,14 @@ class Coordinator:
         return frozenset(self.lost.values())
 
     def sleep_watching(self, seconds: float, run: ActiveRun) -> None:
-        """Sleep ``seconds`` (or until ``run`` is no longer the runtime's), noting lost workers as they go."""
+        """Sleep ``seconds`` (or until ``run`` is no longer the runtime's), noting lost workers as they go.
+
+        Only a master has workers to lose; a local process sleeps in one go, since a producer far
+        behind its schedule yields so rarely that every extra wake-up would stretch the stage.
+        """
+        if not isinstance(self.runtime.environment.runner, MasterRunner):
+            gevent.sleep(seconds)
+            return
         deadline = time.monotonic() + seconds
         while self.runtime.run is run and (left := deadline - time.monotonic()) > 0:
             gevent.sleep(min(left, POLL_S * 4))
