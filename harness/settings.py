@@ -33,6 +33,9 @@ MAX_SECONDS = 366 * 86_400
 MAX_USERS = 100_000
 #: Messages per second per producer: far beyond what one producer can send.
 MAX_RATE = 10_000_000.0
+#: The least rate and the shortest stage: below them a schedule's interval or a stage is meaningless.
+MIN_RATE = 0.001
+MIN_STEP_SECONDS = 0.001
 
 #: Every number option's (flag, lowest, highest), checked in this order. NaN and infinity are in no range.
 NUMBER_RANGES: tuple[tuple[str, float, float], ...] = (
@@ -260,8 +263,10 @@ class LoadSettings:
         self._validate_target()
         if not self.subscription:
             raise SettingsError("--subscription must not be empty")
-        if math.isfinite(self.rate) and not self.rate > 0:
-            raise SettingsError(f"--rate must be greater than 0 messages/s, not {_shown(self.rate)}")
+        if math.isfinite(self.rate) and not self.rate >= MIN_RATE:
+            raise SettingsError(
+                f"--rate must be greater than 0 messages/s (at least {MIN_RATE:g}), not {_shown(self.rate)}"
+            )
         for flag, low, high in NUMBER_RANGES:
             check_range(flag, getattr(self, option_dest(flag)), low, high)
         if 0 < self.ack_timeout_ms < MIN_ACK_TIMEOUT_MS:
@@ -282,8 +287,10 @@ class LoadSettings:
             )
         if self.rate_profile == "step":
             stages = self.step_rate_list()
-            if self.step_seconds == 0:
-                raise SettingsError("--step-seconds must be greater than 0, not 0")
+            if self.step_seconds < MIN_STEP_SECONDS:
+                raise SettingsError(
+                    f"--step-seconds must be at least {MIN_STEP_SECONDS:g}, not {_shown(self.step_seconds)}"
+                )
             if len(stages) * self.step_seconds > MAX_SECONDS:
                 raise SettingsError(
                     f"--step-rates and --step-seconds make {len(stages) * self.step_seconds:g} s, over the "
@@ -327,9 +334,9 @@ class LoadSettings:
             rates = [float(part) for part in self.step_rates.split(",") if part.strip()]
         except ValueError:
             rates = []
-        if not rates or any(not 0 < rate <= MAX_RATE for rate in rates):
+        if not rates or any(not MIN_RATE <= rate <= MAX_RATE for rate in rates):
             raise SettingsError(
-                f"--step-rates must be comma-separated positive rates up to {MAX_RATE:g}, e.g. 100,200,400, "
+                f"--step-rates must be comma-separated rates from {MIN_RATE:g} to {MAX_RATE:g}, e.g. 100,200,400, "
                 f"not {self.step_rates!r}"
             )
         return rates

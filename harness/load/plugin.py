@@ -165,7 +165,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         folder = _run_folder(environment, runtime.role, settings, run_id)
     except HarnessError as exc:  # a folder in use (another run with this id) is never appended to
         log.error("streamharness: error: %s; the run is refused", exc)
-        environment.process_exit_code = 2
+        if getattr(environment.parsed_options, "headless", False):
+            environment.process_exit_code = 2  # the web UI stays up for the next run; a headless run is over
         if runtime.role != "worker" and runner is not None:
             gevent.spawn(runner.stop)
         return

@@ -61,6 +61,7 @@ CASES: dict[str, Case] = {
     "load-rate-inf": load("--rate", "inf", fragment="--rate must be a finite number"),
     "load-rate-minus-inf": load("--rate=-inf", fragment="--rate must be"),
     "load-rate-huge": load("--rate", "1e300", fragment="--rate must be between"),
+    "load-rate-tiny": load("--rate", "1e-300", fragment="--rate must be greater than 0 messages/s (at least"),
     "load-duration-nan": load("--duration", "nan", fragment="--duration must be a finite number"),
     "load-duration-inf": load("--duration", "inf", fragment="--duration must be a finite number"),
     "load-duration-1e300": load("--duration", "1e300", fragment="--duration must be between 0 and"),

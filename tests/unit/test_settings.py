@@ -148,6 +148,12 @@ def test_ack_timeout_is_off_or_at_least_pulsars_least(value: str, accepted: bool
         (["--producers", "100001"], "--producers must be between 0 and 100000"),
         (["--rate", "1e12"], "--rate must be between"),
         (["--rate", "0"], "--rate must be greater than 0"),
+        (["--rate", "1e-300"], "--rate must be greater than 0 messages/s (at least 0.001)"),
+        (
+            ["--rate-profile", "step", "--step-rates", "5", "--step-seconds", "1e-300"],
+            "--step-seconds must be at least",
+        ),
+        (["--rate-profile", "step", "--step-rates", "5,1e-9"], "--step-rates must be comma-separated rates from"),
         (["--rate-profile", "step", "--step-rates", "5,inf"], "--step-rates"),
         (["--rate-profile", "step", "--step-rates", "5,5", "--step-seconds", str(MAX_SECONDS)], "--step-rates and"),
         (["--rate-profile", "ramp", "--ramp-from", "nan"], "--ramp-from must be a finite number"),
