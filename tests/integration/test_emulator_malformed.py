@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 import websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness import wire
 from harness.emulator.command import API_KEY_ENV, PASSWORD_ENV
@@ -323,3 +325,125 @@ def test_a_body_that_cannot_be_decoded_is_a_400(
         assert answer.split()[1] == b"400", (path, answer[:300])
     status, body_out = http(emulator.url, "GET", f"{STREAMS}/c8globals.{name}/backlog".encode(), auth)
     assert status == 200 and orjson.loads(body_out)["result"]["totalMessages"] == 0  # nothing was published
+
+
+# --- every REST route, with hypothesis choosing the malformed parts ---------------------------------
+
+ROUTES = [
+    ("GET", "/_api/user"),
+    ("GET", "/datacenter/local"),
+    ("POST", "/apid/otp"),
+    ("POST", "/_open/auth"),
+    ("POST", "/_fabric/{seg}/_api/key/validate"),
+    *(
+        (method, prefix + tail)
+        for prefix in (STREAMS, "/_fabric/_system/streams")
+        for method, tail in (
+            ("GET", ""),
+            ("POST", "/clearbacklog"),
+            ("POST", "/clearbacklog/{seg}"),
+            ("GET", "/ttl"),
+            ("POST", "/ttl/{seg}"),
+            ("DELETE", "/subscription/{seg}"),
+            ("POST", "/unsubscribe/{seg}"),
+            ("POST", "/{seg}"),
+            ("DELETE", "/{stream}"),
+            ("GET", "/{stream}/backlog"),
+            ("GET", "/{stream}/stats"),
+            ("GET", "/{stream}/subscriptions"),
+            ("DELETE", "/{stream}/subscriptions/{seg}"),
+            ("POST", "/{stream}/expiry/{seg}"),
+            ("POST", "/{stream}/publish"),
+        )
+    ),
+]
+#: Statuses the emulator may answer a malformed REST call with; 500 is never among them.
+ALLOWED = {200, 202, 400, 401, 403, 404, 405, 409, 412, 413}
+segments = st.one_of(
+    st.sampled_from(
+        ["s", "c8globals.s", "c8locals.s", "%00", "%ff", "%C3%A9", "..", ".", "a%2Fb", "-1", "0", "+7", "2147483648"]
+        + ["99999999999999999999999", "nan", "inf", "1e3", "true", "null", "x" * 300, "%25", "%"]
+    ),
+    st.text(alphabet="abcXYZ019._-~!$&'()*+,;=:@%", min_size=1, max_size=12),
+)
+header_values = st.one_of(
+    st.just(f"apikey {KEY}".encode()),
+    st.tuples(
+        st.sampled_from([b"apikey ", b"Bearer ", b"bearer ", b"Basic ", b"", b"apikey", b"Bearer"]),
+        st.binary(max_size=40),
+    )
+    .map(lambda parts: parts[0] + parts[1])
+    .filter(lambda value: b"\r" not in value and b"\n" not in value),
+)
+bodies = st.one_of(
+    st.binary(max_size=60),
+    st.sampled_from(
+        [b"{}", b"[]", b"null", b'{"email":"a@b.c","password":"x"}', b'{"apikey":"a.b.c"}', b'{"jwt":"a.b.c"}']
+    ),
+)
+queries = st.sampled_from(
+    ["", "?global=true", "?global=False", "?global=%ff", "?global=", "?force=true", "?global=yes&force=x"]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(ROUTES),
+    method=st.one_of(st.none(), st.sampled_from(["PUT", "PATCH", "HEAD", "OPTIONS", "GET", "POST", "DELETE"])),
+    seg=segments,
+    stream=st.one_of(st.just("c8globals.s"), segments),
+    header=st.one_of(st.none(), header_values),
+    query=queries,
+    body=bodies,
+)
+def test_any_rest_route_with_malformed_parts_answers_below_500(
+    emulator: LoggedEmulator,
+    route: tuple[str, str],
+    method: str | None,
+    seg: str,
+    stream: str,
+    header: bytes | None,
+    query: str,
+    body: bytes,
+) -> None:
+    start = len(emulator.log())
+    auth = authorized(f"apikey {KEY}".encode())
+    assert http(emulator.url, "POST", f"{STREAMS}/s".encode(), auth)[0] in (202, 409)
+    path = route[1].replace("{seg}", seg).replace("{stream}", stream) + query
+    headers = [b"Content-Type: application/json"] + ([] if header is None else authorized(header))
+    status, _ = http(emulator.url, method or route[0], path.encode(), headers, body)
+    assert status in ALLOWED, (method or route[0], path, header, body)
+    still_serving(emulator.url)
+    status, answer = http(emulator.url, "GET", f"{STREAMS}/ttl".encode(), auth)
+    assert status == 200 and isinstance(orjson.loads(answer)["result"], int)
+    assert_clean_of_errors(emulator.log()[start:])
+
+
+def assert_clean_of_errors(log: str) -> None:
+    """No traceback and no 500 (a generated header may repeat any bytes, so MARKER is not looked for)."""
+    for sign in ("Traceback", "Error handling request", "request failed", ": 500 "):
+        assert sign not in log, log[-3000:]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.one_of(st.none(), header_values), otp=st.one_of(st.none(), segments), role=st.sampled_from(wire.ROLES))
+def test_any_gateway_handshake_with_malformed_credentials_answers_below_500(
+    emulator: LoggedEmulator, header: bytes | None, otp: str | None, role: str
+) -> None:
+    start = len(emulator.log())
+    topic = wire.Topic(TENANT, "c8global._system", "c8globals.s")
+    path = wire.ws_path(role, topic, "sub" if role == "consumer" else None, prefix="/_ws")
+    upgrade = [
+        b"Upgrade: websocket",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        b"Sec-WebSocket-Version: 13",
+    ]
+    address = urlsplit(emulator.url)
+    head = [b"GET " + path.encode() + (b"" if otp is None else b"?otp=" + otp.encode()) + b" HTTP/1.1", b"Host: x"]
+    head += [b"Connection: Upgrade", *upgrade, *([] if header is None else authorized(header))]
+    with socket.create_connection((address.hostname, address.port), timeout=timeout(5)) as sock:
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.split()[1] in (b"101", b"400", b"401", b"403", b"404"), answer[:200]
+    still_serving(emulator.url)
+    assert_clean_of_errors(emulator.log()[start:])
