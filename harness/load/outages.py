@@ -16,6 +16,10 @@ from typing import Any
 
 from harness.load.stages import Stage
 
+#: Suffix of an actor's book entry for requests unanswered (socket open, endpoint silent), kept
+#: apart from its socket's own cut-offs; both count as that one actor cut off.
+UNANSWERED = "!unanswered"
+
 #: A schedule may fall this far short (its last tick, a rate change) without any socket being down.
 SHORTFALL_TOLERANCE = 0.02
 
@@ -60,9 +64,14 @@ class Span:
         return self.from_ns <= at_ns and (self.to_ns is None or self.to_ns >= at_ns)
 
 
+def actor_of(key: str) -> str:
+    """The actor a book entry is about (``w0-p1`` for ``w0-p1!unanswered``)."""
+    return key.split("!", 1)[0]
+
+
 def is_producer(actor: str) -> bool:
     """Actors are ``<worker>-p<n>`` or ``<worker>-c<n>``."""
-    return actor.rsplit("-", 1)[-1].startswith("p")
+    return actor_of(actor).rsplit("-", 1)[-1].startswith("p")
 
 
 @dataclass
@@ -101,10 +110,10 @@ class EndpointWatch:
 
     def producers_cut_at(self, at_ns: int, gone: frozenset[str] = frozenset()) -> int:
         """Producers cut off at ``at_ns`` (any length) by what the master knows now."""
-        cut = {s.actor for s in self.spans(at_ns, gone) if is_producer(s.actor) and s.covers(at_ns)}
+        cut = {actor_of(s.actor) for s in self.spans(at_ns, gone) if is_producer(s.actor) and s.covers(at_ns)}
         for tag, report in self.reports.items():
             if tag not in gone:
-                cut |= {a for a, since in report.open.items() if is_producer(a) and since <= at_ns}
+                cut |= {actor_of(a) for a, since in report.open.items() if is_producer(a) and since <= at_ns}
         return len(cut)
 
     def record(
@@ -171,7 +180,7 @@ def merge(spans: list[Span], now_ns: int) -> list[dict[str, Any]]:
         start = min(s.from_ns for s in group)
         still_open = any(s.to_ns is None for s in group)
         stop = max(s.end(now_ns) for s in group)
-        actors = {s.actor for s in group}
+        actors = {actor_of(s.actor) for s in group}
         producers = sum(1 for a in actors if is_producer(a))
         outages.append(
             {

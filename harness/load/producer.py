@@ -150,6 +150,10 @@ class Producer(StreamUser):
             self.runtime.record(schema.PUBLISH_ERR, self.actor, uid=uid, detail=detail)
             self.fire("publish", ms, exception=PublishRefused(detail))
 
+    def unanswered_since(self) -> float | None:
+        """When (perf_counter) the oldest send still without a publish answer went out; None if none waits."""
+        return next(iter(self.awaiting.values()))[2] if self.awaiting else None
+
     def on_connected(self, conn: WsConnection) -> None:
         """Back after a cut: what was due until now makes up for the gap, what is due next is on schedule."""
         if self.back_at == math.inf:

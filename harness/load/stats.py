@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events.schema import ENDPOINT_LOST_BOUND_S
 from harness.load.ledger import DrainLedger, SeqDeltas
-from harness.load.outages import OutageBook
+from harness.load.outages import UNANSWERED, OutageBook
 
 #: Histogram keys are tenths of a millisecond below 100 ms, whole milliseconds above.
 _FINE_LIMIT_MS = 100.0
@@ -86,6 +87,8 @@ class ProcessCounters:
     consumers_connected: int = 0
     seqs: SeqDeltas = field(default_factory=SeqDeltas)  # what the drain waits for, shipped with each status
     outages: OutageBook = field(default_factory=lambda: OutageBook(int(ENDPOINT_LOST_BOUND_S * 1e9)))
+    #: actor -> when (perf_counter) its oldest request still unanswered went out, or None
+    answers: dict[str, Callable[[], float | None]] = field(default_factory=dict)
     consumers: dict[str, ConsumerCounts] = field(default_factory=dict)
     e2e: Histogram = field(default_factory=Histogram)
     _reported: dict[str, list[int]] = field(default_factory=dict)
@@ -103,6 +106,7 @@ class ProcessCounters:
         With them go the sends so far and who is cut off from the endpoint since when (``cut_off``,
         ``outages``): the master decides from these whether the endpoint was lost.
         """
+        self.book_unanswered(time.perf_counter(), time.time_ns())
         return {
             "consumers": self.consumers_connected,
             "awaiting": self.awaiting_publish_ack,
@@ -110,6 +114,17 @@ class ProcessCounters:
             "sent": self.sent,
             **self.outages.status(),
         }
+
+    def book_unanswered(self, now: float, now_ns: int) -> None:
+        """An actor whose oldest request has waited longer than the bound is cut off since it went out."""
+        bound_s = self.outages.bound_ns / 1e9
+        for actor, since in self.answers.items():
+            key = actor + UNANSWERED
+            oldest = since()
+            if oldest is not None and now - oldest > bound_s:
+                self.outages.cut(key, now_ns - int((now - oldest) * 1e9))
+            elif key in self.outages.open:
+                self.outages.restore(key, now_ns)
 
     def take_delta(self) -> dict[str, Any]:
         """What changed since the last call, for the master's live view; resets the latency window."""

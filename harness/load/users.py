@@ -13,8 +13,10 @@ live statistics mean something: ``publish``'s response time is the time to the p
 A user is cut off from the endpoint from a socket it did not close itself, or from a failed
 connect attempt (one error row per attempt, between backoff sleeps), until its next connect: the
 process's :class:`~harness.load.outages.OutageBook` keeps the times, and the master decides from
-every process's book whether the endpoint was lost. Closing a socket on purpose (churn, the user
-stopping) is no outage, nor is a refusal the subscription type makes normal (:meth:`expected_refusal`).
+every process's book whether the endpoint was lost. A user whose requests go unanswered for longer
+than the bound (an endpoint frozen, or a link gone quiet, its socket still open) is cut off too.
+Closing a socket on purpose (churn, the user stopping) is no outage, nor is a refusal the
+subscription type makes normal (:meth:`expected_refusal`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class StreamUser(User):
         self._in_send = False  # the receive greenlet is writing a frame: not a moment to kill it
         self._request = self.environment.events.request
         self._context = {"actor": self.actor}
+        self.runtime.counters.answers[self.actor] = self.unanswered_since  # an endpoint gone silent is cut off too
 
     def endpoint(self) -> Endpoint:
         raise NotImplementedError
@@ -74,6 +77,10 @@ class StreamUser(User):
 
     def connect_detail(self) -> str:
         return ""
+
+    def unanswered_since(self) -> float | None:
+        """When (perf_counter) the oldest request still without the endpoint's answer went out; None if none."""
+        return None
 
     def expected_refusal(self, exc: Exception) -> bool:
         """A refused connect that the endpoint's rules make normal, not a sign of it being lost."""

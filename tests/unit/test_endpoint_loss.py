@@ -8,6 +8,7 @@ from __future__ import annotations
 from harness.events.schema import ENDPOINT_LOST_BOUND_S
 from harness.load.outages import (
     SHORTFALL_TOLERANCE,
+    UNANSWERED,
     EndpointWatch,
     OutageBook,
     Span,
@@ -162,3 +163,26 @@ def test_summary_line_says_how_long_who_and_how_much_went_unsent() -> None:
     line = summary_line(record)
     assert line.startswith("endpoint lost at ") and "for 9.1 s (1 producers, 1 consumers cut off)" in line
     assert line.endswith("73% of the schedule not sent")
+
+
+def test_requests_unanswered_past_the_bound_cut_an_actor_off_with_its_socket_open() -> None:
+    counters = ProcessCounters()
+    oldest: list[float | None] = [100.0]  # perf_counter time of the producer's oldest unanswered send
+    counters.answers["w0-p1"] = lambda: oldest[0]
+    counters.book_unanswered(now=104.0, now_ns=T0 + 4 * S)  # waiting 4 s: within the bound
+    assert counters.outages.open == {}
+    counters.book_unanswered(now=106.0, now_ns=T0 + 6 * S)  # 6 s: cut off since the send went out
+    assert counters.outages.open == {"w0-p1" + UNANSWERED: T0}
+    oldest[0] = None  # answered (or the socket dropped and its sends were given up)
+    counters.book_unanswered(now=109.0, now_ns=T0 + 9 * S)
+    assert counters.outages.open == {}
+    assert counters.outages.closed == [("w0-p1" + UNANSWERED, T0, T0 + 9 * S)]
+
+
+def test_a_silent_spell_and_the_socket_drop_after_it_are_one_outage_of_one_actor() -> None:
+    watch = EndpointWatch(ENDPOINT_LOST_BOUND_S)
+    status = {"cut_off": {"w0-p1": T0 + 9 * S}, "outages": [["w0-p1" + UNANSWERED, T0, T0 + 9 * S]], "sent": 0}
+    watch.fold("w0", status)
+    record = watch.record(T0 + 20 * S, scheduled=None)
+    assert record is not None
+    assert record["outages"] == [{"from_ns": T0, "to_ns": None, "seconds": 20.0, "producers": 1, "consumers": 0}]
