@@ -14,6 +14,7 @@ and the ack timeout are unknown.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def load_run(path: Path) -> LoadedRun:
             f"{path}: event schema version {version!r} is newer than this streamharness reads ({SCHEMA_VERSION}); "
             "nothing was read"
         )
-    offsets = clock_offsets(manifest)
+    offsets = clock_offsets(manifest, problems)
     events = path / EVENTS_DIR
     if events.exists() and not events.is_dir():
         raise RunLoadError(f"{path}: {EVENTS_DIR} is a file, not the folder of events files; nothing to analyse")
@@ -132,12 +133,28 @@ def worker_tag(path: Path) -> str:
     return path.stem.split("-", 1)[0]
 
 
-def clock_offsets(manifest: dict[str, Any]) -> dict[str, int]:
-    """Per-worker clock offsets (worker clock minus master clock, ns); missing means 0."""
+#: A clock offset beyond this (a day) is no clock's: it is ignored (0) and noted, never applied.
+MAX_CLOCK_OFFSET_NS = 24 * 3600 * 1_000_000_000
+
+
+def clock_offsets(manifest: dict[str, Any], problems: list[str] | None = None) -> dict[str, int]:
+    """Per-worker clock offsets (worker clock minus master clock, ns); missing means 0.
+
+    One that is not a finite number within :data:`MAX_CLOCK_OFFSET_NS` would move every row of its
+    worker out of int64 or out of the run: it is left out, and noted in ``problems``.
+    """
     raw = manifest.get("clock_offsets_ns") or {}
     if not isinstance(raw, dict):
         return {}
-    return {str(tag): int(value) for tag, value in raw.items() if isinstance(value, int | float)}
+    offsets: dict[str, int] = {}
+    for tag, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value) and abs(value) <= MAX_CLOCK_OFFSET_NS:
+            offsets[str(tag)] = int(value)
+        elif problems is not None:
+            problems.append(f"{RUN_JSON}: clock offset of worker {tag} is {value!r} ns, not a clock's; not applied")
+    return offsets
 
 
 def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str]:

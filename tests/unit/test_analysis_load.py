@@ -156,3 +156,16 @@ def test_unusable_lines_name_each_file_and_say_nothing_for_a_clean_run() -> None
     summary = {"input": {"unusable_rows": 1002, "unusable_by_file": {"w0-1.csv": 1000, "w1-1.csv": 2}}}
     assert unusable_lines(summary) == ["rows unusable: 1,002 (w0-1.csv: 1,000, w1-1.csv: 2)"]
     assert unusable_lines({"input": {"unusable_rows": 0, "unusable_by_file": {}}}) == []
+
+
+def test_a_clock_offset_no_clock_could_have_is_noted_not_applied(tmp_path: Path) -> None:
+    offsets = {"w0": 10**30, "w1": float("nan"), "w2": 7}
+    files = {f"w{i}-1.csv": text(*message(f"w{i}-p1/0", 1000)) for i in range(3)}
+    loaded = load_run(write_run(tmp_path / "r", files, manifest(clock_offsets_ns=offsets)))
+    assert len(loaded.log) == 12
+    assert loaded.problems == [
+        f"run.json: clock offset of worker w0 is {10**30!r} ns, not a clock's; not applied",
+        "run.json: clock offset of worker w1 is nan ns, not a clock's; not applied",
+    ]
+    events = loaded.events
+    assert list(events[events["uid"] == "w2-p1/0"]["t_ns"]) == [993, 994, 995, 996]
