@@ -63,6 +63,7 @@ def register(events: Events) -> None:
 def _fail(message: str, runner: Runner | None = None) -> None:
     """One error line and exit code 2; a master first ends the worker processes ``--processes`` forked."""
     print(f"streamharness: error: {message}", file=sys.stderr, flush=True)
+    logging.disable(logging.WARNING)  # the refusal is the one line: not Locust's news of workers joining meanwhile
     if isinstance(runner, MasterRunner):
         _end_children()
     raise SystemExit(2)
@@ -74,16 +75,38 @@ def _end_children() -> None:
     A master that exits during ``init`` leaves its forked workers waiting for it until their
     heartbeat times out, a minute later; they (and an emulator a failed prepare may have left)
     are this process's children.
+
+    Ended children are not reaped here: Locust's own exit handler waits for the workers it forked,
+    and one already reaped makes it log a traceback per poll for seconds.
     """
     children = psutil.Process().children()
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=CHILDREN_EXIT_WAIT_S)
+    alive = _until_ended(children, CHILDREN_EXIT_WAIT_S)
     for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()
-    psutil.wait_procs(alive, timeout=CHILDREN_EXIT_WAIT_S)
+    _until_ended(alive, CHILDREN_EXIT_WAIT_S)
+
+
+def _until_ended(children: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """Wait up to ``seconds`` for ``children`` to end, without reaping them; those still running."""
+    deadline = time.monotonic() + seconds
+    alive = children
+    while alive:
+        alive = [child for child in alive if _running(child)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return alive
+
+
+def _running(child: psutil.Process) -> bool:
+    try:
+        return bool(child.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _on_init(environment: Environment, runner: Runner | None = None, web_ui: Any = None, **_: Any) -> None:

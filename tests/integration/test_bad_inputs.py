@@ -22,10 +22,14 @@ import pytest
 
 from harness import cli as harness_cli
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON
-from tests.conftest import ROOT, timeout
+from tests.conftest import ROOT, free_port, timeout
 
 #: Locust's own start-up log line, printed before the harness is loaded; nothing else is ignored.
 LOCUST_START_LINE = re.compile(r"^\[[\d\- :,]+\] \S+/INFO/locust\.main: Starting Locust \S+$")
+
+#: A master port of the case's own (see tests.conftest.own_master_port), filled in per case.
+PORTS = ("--master-bind-host", "127.0.0.1", "--master-bind-port", "{port}", "--master-host", "127.0.0.1")
+PORTS += ("--master-port", "{port}")
 
 REGION = '[[region]]\nname = "lab"\ntarget = "emulator"\n'
 
@@ -201,6 +205,12 @@ CASES: dict[str, Case] = {
     "locust-run-id-parent": locust("--run-id", "../x", fragment="must be a plain name"),
     "locust-run-id-in-use": locust("--run-id", "taken", fragment="exists already"),
     "locust-reports-dir-a-file": locust("--reports-dir", "{file}", fragment="is not a folder"),
+    "locust-processes-rate-nan": locust(
+        "--processes", "2", *PORTS, "--rate", "nan", fragment="--rate must be a finite number"
+    ),
+    "locust-processes-run-id-in-use": locust(
+        "--processes", "2", *PORTS, "--run-id", "taken", fragment="exists already"
+    ),
     "locust-reports-dir-under-a-file": locust("--reports-dir", "{file}/r", fragment="cannot create it"),
 }
 
@@ -254,6 +264,7 @@ def prepare(tmp: Path) -> dict[str, str]:
         "{run}": str(run),
         "{stuck}": str(stuck),
         "{flat}": str(flat),
+        "{port}": str(free_port()),
     }
 
 
