@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,12 +49,27 @@ def check_run_location(reports_dir: Path, run_id: str) -> None:
     This is an early check for a clear message; :meth:`RunFolder.create` claims the folder atomically,
     so two runs started at once with one run id still cannot share it.
     """
-    _usable_reports_dir(reports_dir)
+    shown = str(reports_dir)
+    if os.path.lexists(reports_dir) and not reports_dir.is_dir():
+        raise RunFolderError(f"--reports-dir {shown!r} is not a folder")
+    # Nothing is created before the run claims its folder: the folder (or its nearest existing
+    # parent) must take a new entry, tried for real, as permissions alone do not tell (root, /proc).
+    nearest = next(
+        folder for folder in (reports_dir.absolute(), *reports_dir.absolute().parents) if os.path.lexists(folder)
+    )
+    if not nearest.is_dir():
+        raise RunFolderError(f"--reports-dir {shown!r}: cannot create it ({nearest} is not a folder)")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".streamharness-probe-", dir=nearest))
+    except OSError as exc:
+        what = "not writable" if nearest == reports_dir.absolute() else "cannot create it"
+        raise RunFolderError(f"--reports-dir {shown!r}: {what} ({nearest}: {exc.strerror or exc})") from None
     if run_id and os.path.lexists(reports_dir / run_id):
         raise RunFolderError(_in_use(reports_dir / run_id))
 
 
 def _usable_reports_dir(reports_dir: Path) -> None:
+    """The reports folder exists (created if missing) and this process may write in it."""
     if os.path.lexists(reports_dir) and not reports_dir.is_dir():
         raise RunFolderError(f"--reports-dir {str(reports_dir)!r} is not a folder")
     try:

@@ -113,7 +113,8 @@ CASES: dict[str, Case] = {
     # load: where the run goes
     "load-reports-dir-is-a-file": load("--reports-dir", "{file}", fragment="is not a folder"),
     "load-reports-dir-under-a-file": load("--reports-dir", "{file}/reports", fragment="cannot create it"),
-    "load-reports-dir-in-dev-null": load("--reports-dir", "/dev/null/reports", fragment="cannot create it"),
+    "load-reports-dir-in-dev-null": load("--reports-dir", "/dev/null/reports", fragment="/dev/null is not a folder"),
+    "load-reports-dir-read-only": load("--reports-dir", "/proc/streamharness-reports", fragment="cannot create it (/proc: "),
     "load-run-id-parent": load("--run-id", "../x", fragment="--run-id '../x': must be a plain name"),
     "load-run-id-slash": load("--run-id", "a/b", fragment="must be a plain name"),
     "load-run-id-absolute": load("--run-id", "/tmp/x", fragment="must be a plain name"),
