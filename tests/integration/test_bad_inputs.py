@@ -28,8 +28,8 @@ from tests.conftest import ROOT, free_port, timeout
 LOCUST_START_LINE = re.compile(r"^\[[\d\- :,]+\] \S+/INFO/locust\.main: Starting Locust \S+$")
 
 #: A master port of the case's own (see tests.conftest.own_master_port), filled in per case.
-PORTS = ("--master-bind-host", "127.0.0.1", "--master-bind-port", "{port}", "--master-host", "127.0.0.1")
-PORTS += ("--master-port", "{port}")
+PORTS: tuple[str, ...] = ("--master-bind-host", "127.0.0.1", "--master-bind-port", "{port}")
+PORTS += ("--master-host", "127.0.0.1", "--master-port", "{port}")
 
 REGION = '[[region]]\nname = "lab"\ntarget = "emulator"\n'
 
@@ -114,7 +114,9 @@ CASES: dict[str, Case] = {
     "load-reports-dir-is-a-file": load("--reports-dir", "{file}", fragment="is not a folder"),
     "load-reports-dir-under-a-file": load("--reports-dir", "{file}/reports", fragment="cannot create it"),
     "load-reports-dir-in-dev-null": load("--reports-dir", "/dev/null/reports", fragment="/dev/null is not a folder"),
-    "load-reports-dir-read-only": load("--reports-dir", "/proc/streamharness-reports", fragment="cannot create it (/proc: "),
+    "load-reports-dir-read-only": load(
+        "--reports-dir", "/proc/streamharness-reports", fragment="cannot create it (/proc: "
+    ),
     "load-run-id-parent": load("--run-id", "../x", fragment="--run-id '../x': must be a plain name"),
     "load-run-id-slash": load("--run-id", "a/b", fragment="must be a plain name"),
     "load-run-id-absolute": load("--run-id", "/tmp/x", fragment="must be a plain name"),
