@@ -1,7 +1,7 @@
 """Crashes mid-run: a SIGKILLed endpoint is never a PASS, a SIGKILLed worker is never the broker's fault.
 
-Both run ``streamharness load`` for real, as a user would, and kill a process by its PID once the
-run is producing: the emulator (started here, outside the run), or one Locust worker that has
+Each runs ``streamharness load`` for real, as a user would, and kills (or freezes) a process by its
+PID once the run is producing: the emulator (started here, outside the run), or one Locust worker that has
 consumers (a child of the run's Locust master, found by its events file ``<worker>-<pid>.csv``).
 """
 
@@ -61,7 +61,9 @@ def finish(process: subprocess.Popen[str], seconds: float) -> tuple[str, float]:
     return out, time.monotonic() - started
 
 
-def test_a_sigkilled_endpoint_makes_an_incomplete_run_that_is_not_a_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
+def test_a_lost_endpoint_makes_an_incomplete_run_that_is_not_a_pass(tmp_path: Path, how: signal.Signals) -> None:
+    """Killed, its sockets drop and connects are refused; frozen, its sockets stay open and nothing answers."""
     duration, drain = 12.0, 3.0
     reports = tmp_path / "reports"
     emulator = EmulatorProcess()
@@ -73,25 +75,30 @@ def test_a_sigkilled_endpoint_makes_an_incomplete_run_that_is_not_a_pass(tmp_pat
         wait_for(lambda: producing(reports / "crash"), 30, "the run to start producing")
         time.sleep(4.0)
         assert emulator.pid is not None
-        killed_ns = time.time_ns()
-        os.kill(emulator.pid, signal.SIGKILL)
+        lost_ns = time.time_ns()
+        os.kill(emulator.pid, how)
         out, waited = finish(process, duration + drain + MARGIN_S)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+        if emulator.pid is not None and emulator.process is not None and emulator.process.poll() is None:
+            os.kill(emulator.pid, signal.SIGKILL)  # a frozen process would sit on SIGTERM
         emulator.stop()
     manifest = json.loads((reports / "crash" / "run.json").read_text())
     assert manifest["completed"] is False, out[-3000:]
     lost = manifest["endpoint_lost"]
     assert lost["bound_s"] == ENDPOINT_LOST_BOUND_S
     (outage,) = lost["outages"]
-    # cut off when the sockets dropped, never back: from the kill (give or take a poll) to the end
-    assert killed_ns - 1_000_000_000 <= outage["from_ns"] == lost["first_ns"] <= killed_ns + 2_000_000_000
+    # cut off from the loss (a frozen endpoint: from the first send it never answered), never back
+    assert lost_ns - 1_000_000_000 <= outage["from_ns"] == lost["first_ns"] <= lost_ns + 2_000_000_000
     assert outage["to_ns"] is None
-    assert outage["producers"] == 2 and outage["consumers"] == 2
     assert outage["seconds"] > ENDPOINT_LOST_BOUND_S and lost["longest_s"] == outage["seconds"]
-    assert 0.3 < lost["schedule_shortfall"] < 0.9, lost  # killed about a third of the way in
+    if how == signal.SIGKILL:
+        assert outage["producers"] == 2 and outage["consumers"] == 2
+        assert 0.3 < lost["schedule_shortfall"] < 0.9, lost  # killed about a third of the way in
+    else:  # consumers cannot tell a silent endpoint from a quiet one; producers wait for answers
+        assert outage["producers"] == 2
     assert "endpoint lost at" in out and "run.json marks the run incomplete" in out
     assert waited < timeout(duration + drain + MARGIN_S)
     summary = json.loads((reports / "crash" / "summary.json").read_text())
