@@ -21,6 +21,7 @@ from harness.analysis.fairness import fairness
 from harness.analysis.latency import latency
 from harness.analysis.load import LoadedRun
 from harness.analysis.messages import Messages, gather
+from harness.analysis.plausible import MARGIN_NS
 from harness.analysis.runinfo import run_info
 from harness.analysis.throughput import Backlog, backlog, throughput
 from harness.analysis.verdict import Thresholds, judge
@@ -68,9 +69,13 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
     t_ns = log.column("t_ns")
     sends = m.send_ns[m.send_ns != MISSING]
     first_event = int(t_ns.min()) if len(t_ns) else 0
-    starts = [x for x in (info.producing_started_ns, int(sends.min()) if len(sends) else None) if x is not None]
+    last_event = int(t_ns.max()) if len(t_ns) else first_event
+    # run.json's mark counts only near the log: one far from every row would stretch every span.
+    noted = info.producing_started_ns
+    noted = noted if noted is not None and first_event - MARGIN_NS <= noted <= last_event + MARGIN_NS else None
+    starts = [x for x in (noted, int(sends.min()) if len(sends) else None) if x is not None]
     start_ns = min(starts) if starts else first_event
-    end_ns = int(t_ns.max()) if len(t_ns) else start_ns
+    end_ns = last_event if len(t_ns) else start_ns
     asked_ns = max(1, int(options.window_s * NS_PER_S))
     window_ns = fitting_window(end_ns - start_ns, asked_ns)  # no figure allocates by the span's length
     queue = backlog(m)

@@ -22,7 +22,7 @@ import pytest
 from harness.analysis.lines import drop_broken_lines
 from harness.analysis.load import load_run
 from harness.analysis.plausible import MARGIN_NS, TimeBounds, implausible, run_bounds
-from harness.analysis.summary import summarize
+from harness.analysis.summary import Options, summarize
 from harness.analysis.windows import MAX_WINDOWS, fitting_window, window_count
 from harness.report.console import render_summary
 from harness.report.html import render_html
@@ -206,3 +206,11 @@ def test_console_and_report_say_how_many_rows_could_not_be_used(tmp_path: Path) 
     summary = summarize(load_run(run))
     assert "  rows unusable: 1 (w0-1.csv: 1)" in render_summary(summary).splitlines()
     assert "<td>rows unusable</td><td>1 (w0-1.csv: 1)</td>" in render_html(summary, [], "test")
+
+
+def test_a_producing_start_in_run_json_far_from_every_row_does_not_stretch_the_span(tmp_path: Path) -> None:
+    rows = [*message("w0-p1/0", T0), *message("w0-p1/1", T0 + S)]
+    run = write_run(tmp_path / "r", {FILE: HEADER + "\n" + "\n".join(rows) + "\n"}, manifest(producing_started_ns=5))
+    summary = summarize(load_run(run), Options(window_s=1.0))
+    assert summary["throughput"]["per_second"]["t_s"] == [0, 1]
+    assert summary["fairness"]["windows"]["window_s"] == 1.0
