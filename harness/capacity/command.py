@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     check_run_location(args.reports_dir, "")  # a reports folder that cannot be written: refused before any load
     preflight(regions)
     folder = args.reports_dir / f"capacity-{new_run_id()}"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     started = time.time()
     print(f"capacity search over {len(regions.regions)} regions from {args.regions}; output in {folder}", flush=True)
     parallel = args.parallel or regions.parallel
