@@ -195,14 +195,14 @@ def merge(spans: list[Span], now_ns: int) -> list[dict[str, Any]]:
 
 
 def summary_line(record: dict[str, Any]) -> str:
-    """One line for the log: when (local time), how long, who, and the schedule's shortfall."""
+    """One line for the log: when (UTC), how long, who, and the schedule's shortfall."""
     first = record.get("first_ns")
     outages = record.get("outages") or []
     producers = max((o["producers"] for o in outages), default=0)
     consumers = max((o["consumers"] for o in outages), default=0)
     parts = []
     if first is not None:
-        at = time.strftime("%H:%M:%S", time.localtime(first / _NS))
+        at = time.strftime("%H:%M:%S UTC", time.gmtime(first / _NS))
         parts.append(
             f"endpoint lost at {at} for {record['longest_s']:.1f} s "
             f"({producers} producers, {consumers} consumers cut off)"
