@@ -29,6 +29,10 @@ from harness.targets.connection import WsConnection
 #: Shortest sleep between sends: above ~1,000 msg/s per producer, each wake-up sends every message
 #: due by then (at most this late) instead of paying a timer and a switch per message.
 MIN_SLEEP_S = 0.001
+#: Sends a producer that is behind makes back to back before it lets the other greenlets run: a
+#: socket that never fills never yields, and a generator that cannot keep up would otherwise starve
+#: the publish acks, the status reports and the controller, so the run never ended.
+SENDS_PER_YIELD = 64
 
 
 class PublishRefused(Exception):
@@ -65,6 +69,7 @@ class Producer(StreamUser):
     @task
     def produce(self) -> None:
         runtime = self.runtime
+        back_to_back = 0
         while True:
             if runtime.phase is not Phase.PRODUCING:
                 self.schedule = None  # the next stage starts its own schedule
@@ -84,9 +89,14 @@ class Producer(StreamUser):
                 schedule = self.schedule = schedule.retimed(runtime.rate, self.seq, now)
             delay = schedule.wait(self.seq, now)
             if delay > 0:
+                back_to_back = 0
                 gevent.sleep(max(delay, MIN_SLEEP_S))
                 continue
             self._send_next(schedule, now)
+            back_to_back += 1
+            if back_to_back >= SENDS_PER_YIELD:
+                back_to_back = 0
+                gevent.sleep(0)
 
     def _send_next(self, schedule: Schedule, now: float) -> None:
         runtime = self.runtime
