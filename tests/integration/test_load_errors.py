@@ -149,7 +149,8 @@ def test_a_crashed_worker_leaves_readable_events_an_incomplete_run_and_no_stuck_
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     run = load_run(run_dir)
     assert run.manifest["completed"] is False
-    assert run.manifest["workers_lost"] == ["w1"]
+    assert [record["worker"] for record in run.manifest["workers_lost"]] == ["w1"]
+    assert run.manifest["workers_lost"][0]["lost_ns"] > run.manifest["producing_started_ns"]
     # the lost worker's last status (producing, its sends outstanding) no longer holds the drain open
     assert run.manifest["drained"] is True
     assert [p for p in run.problems if "corrupt" in p] == []
