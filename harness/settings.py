@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from harness import wire
 from harness.errors import HarnessError
+from harness.events.runfolder import run_id_problem
 
 #: The largest Java int. The endpoint parses receiverQueueSize, ackTimeoutMillis, negativeAckRedeliveryDelay
 #: and a permit's permitMessages with Integer.parseInt (Pulsar's WebSocket ConsumerHandler): a larger value
@@ -274,12 +275,9 @@ class LoadSettings:
                 f"--ack-timeout-ms must be 0 (off) or at least {MIN_ACK_TIMEOUT_MS}, the least Pulsar accepts, "
                 f"not {self.ack_timeout_ms}"
             )
-        if self.run_id:
-            from harness.events.runfolder import run_id_problem
-
-            problem = run_id_problem(self.run_id)
-            if problem:
-                raise SettingsError(f"--run-id {self.run_id!r}: {problem}")
+        problem = run_id_problem(self.run_id) if self.run_id else None
+        if problem:
+            raise SettingsError(f"--run-id {self.run_id!r}: {problem}")
         if payload_frame_bytes(self.size) > wire.MAX_TEXT_FRAME_BYTES:
             raise SettingsError(
                 f"--size {self.size} makes a frame of {payload_frame_bytes(self.size)} bytes, over the endpoint's "
