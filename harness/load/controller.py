@@ -25,7 +25,7 @@ from typing import Any
 
 import gevent
 
-from harness.events.schema import ENDPOINT_LOST_BOUND_S, SATURATION_LAG_MS
+from harness.events.schema import ENDPOINT_LOST_BOUND_S, SATURATION_LAG_MS, SATURATION_SUSTAINED_S
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
@@ -324,10 +324,11 @@ def finish_run(
         log.warning("workers %s went missing during the run; run.json marks it incomplete", tags)
     if gen["saturated"]:
         log.warning(
-            "the load generator was the bottleneck: schedule lag p99 %.1f ms (over %.0f ms); "
-            "add workers (--processes) or lower the rate",
-            gen["schedule_lag_p99_ms"],
+            "the load generator was the bottleneck: most sends over %.0f ms late for %d s in a row "
+            "(schedule lag p99 %.1f ms); add workers (--processes) or lower the rate",
             SATURATION_LAG_MS,
+            SATURATION_SUSTAINED_S,
+            gen["schedule_lag_p99_ms"],
         )
     runtime.phase = Phase.DONE  # the shape now returns None: Locust stops (or quits, headless)
     if not uses_shape:
