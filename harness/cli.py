@@ -4,8 +4,10 @@ Each area owns its subcommands in a ``command`` module with ``register(subparser
 its parsers with ``set_defaults(run=...)``. Every error a user can cause ends in one line on
 stderr and exit code 2; the analysis exits 0 (pass), 1 (violation) or 2 (inconclusive). So does
 every error nobody foresaw (a file that cannot be read or written, a value that does not parse,
-memory running out): one line, exit code 2. ``STREAMHARNESS_DEBUG=1`` shows the traceback of any
-error instead, for bug reports.
+memory running out, a file nested too deep to parse, a number too large to convert): one line,
+exit code 2. ``STREAMHARNESS_DEBUG=1`` shows the traceback of any error instead, for bug reports.
+A bug shows its traceback but still exits 2, never 1: 1 is the verdict FAIL, and a crashed checker
+has judged nothing (``streamharness load`` hands the analysis's exit code on as the run's).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -60,18 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if not unexpected_but_known(exc) or os.environ.get(DEBUG_ENV) == "1":
+        if os.environ.get(DEBUG_ENV) == "1":
             raise
+        if not unexpected_but_known(exc):
+            traceback.print_exc()  # a bug: its traceback is the report, but no crash may read as FAIL
+            return 2
         print(f"{PROG}: error: {one_line(exc)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return 2
 
 
 def unexpected_but_known(error: BaseException) -> bool:
-    """An error a bad environment or input can cause anywhere: a file, a value, memory, a pyarrow read.
+    """An error a bad environment or input can cause anywhere: a file, a value, memory, a pyarrow read,
+    a document nested past the parser's recursion limit, a number past a float's range.
 
     pyarrow is only asked if something already imported it: no error of its can come otherwise.
     """
-    if isinstance(error, OSError | ValueError | MemoryError):
+    if isinstance(error, OSError | ValueError | MemoryError | RecursionError | OverflowError):
         return True
     pyarrow = sys.modules.get("pyarrow")
     arrow_error = getattr(pyarrow, "ArrowException", None) if pyarrow is not None else None

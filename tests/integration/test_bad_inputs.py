@@ -338,6 +338,8 @@ def failing_parser(error: BaseException) -> argparse.ArgumentParser:
         (ValueError("could not convert\nstring to float"), "could not convert string to float (ValueError)"),
         (MemoryError(), "out of memory"),
         (pyarrow.ArrowInvalid("CSV parse error: Expected 9 columns"), "Expected 9 columns (ArrowInvalid)"),
+        (RecursionError("maximum recursion depth exceeded"), "maximum recursion depth exceeded (RecursionError)"),
+        (OverflowError("int too large to convert to float"), "int too large to convert to float (OverflowError)"),
     ],
 )
 def test_an_unexpected_error_is_one_line_and_exit_code_2(
@@ -351,15 +353,19 @@ def test_an_unexpected_error_is_one_line_and_exit_code_2(
     assert f"{harness_cli.DEBUG_ENV}=1" in lines[0]
 
 
-def test_debug_shows_the_traceback_and_a_bug_is_never_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debug_shows_the_traceback_and_a_bug_is_never_hidden(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(harness_cli, "build_parser", lambda: failing_parser(OSError(5, "Input/output error")))
     monkeypatch.setenv(harness_cli.DEBUG_ENV, "1")
     with pytest.raises(OSError, match="Input/output error"):
         harness_cli.main([])
     monkeypatch.delenv(harness_cli.DEBUG_ENV)
     monkeypatch.setattr(harness_cli, "build_parser", lambda: failing_parser(KeyError("bug")))
-    with pytest.raises(KeyError):  # not bad input: a bug keeps its traceback
-        harness_cli.main([])
+    # Not bad input: a bug keeps its traceback, but exits 2, never 1 (the verdict FAIL).
+    assert harness_cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'bug'" in err, err
 
 
 def test_debug_traceback_through_the_command(tmp_path: Path) -> None:
