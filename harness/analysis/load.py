@@ -14,7 +14,6 @@ and the ack timeout are unknown.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import pyarrow.csv as pacsv
 from harness.analysis.eventlog import INT_COLUMNS, EventLog, empty_table, encode, int_values, invalid_rows
 from harness.analysis.lines import drop_broken_lines
 from harness.analysis.plausible import TimeBounds, implausible, run_bounds
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
 
 #: Bytes per parse block: big enough for throughput, small enough for both cores to share the work.
@@ -150,7 +149,7 @@ def clock_offsets(manifest: dict[str, Any], problems: list[str] | None = None) -
     for tag, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        if math.isfinite(value) and abs(value) <= MAX_CLOCK_OFFSET_NS:
+        if abs(value) <= MAX_CLOCK_OFFSET_NS:  # False for NaN and inf; never math.isfinite on a 400-digit int
             offsets[str(tag)] = int(value)
         elif problems is not None:
             problems.append(f"{RUN_JSON}: clock offset of worker {tag} is {value!r} ns, not a clock's; not applied")
@@ -162,10 +161,13 @@ def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str
     if not path.exists():
         problems.append(f"{path.name}: missing; no settings, clock offsets or drain record (run treated as incomplete)")
         return {}, "missing"
+    if not path.is_file():  # a FIFO would block the read forever, /dev/zero would fill the memory
+        problems.append(f"{path.name}: not a regular file; run treated as incomplete")
+        return {}, "unreadable"
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path.name}: unreadable ({exc}); run treated as incomplete")
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+        problems.append(f"{path.name}: unreadable ({one_line(exc)}); run treated as incomplete")
         return {}, "unreadable"
     if not isinstance(loaded, dict):
         problems.append(f"{path.name}: not a JSON object; run treated as incomplete")
@@ -175,6 +177,8 @@ def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str
 
 def read_events_file(path: Path, offset_ns: int = 0, bounds: TimeBounds | None = None) -> _FileResult:
     """Read one events file; a file that cannot be read at all is reported, not raised."""
+    if not path.is_file():  # a folder, a FIFO (the read would block forever), /dev/zero (it would never end)
+        return _FileResult(None, skipped=[f"{path.name}: not a regular file; file skipped"])
     try:
         data = path.read_bytes()
     except OSError as exc:

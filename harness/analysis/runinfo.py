@@ -10,6 +10,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The largest int64: no time in ns or count the harness writes is larger, and past a float's range
+#: (an int of 400 digits, which JSON allows) math.isfinite raises instead of answering.
+_INT64_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Outage:
@@ -151,9 +155,12 @@ def _workers_lost(value: Any) -> tuple[LostWorker, ...]:
 
 
 def _number(value: Any) -> float | None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+    """A finite number as a float; None for anything else, an int past a float's range included."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    return float(value)
+    if isinstance(value, int) and abs(value) > _INT64_MAX:  # math.isfinite would raise OverflowError
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _integers(value: Any) -> dict[str, int]:
@@ -165,6 +172,8 @@ def _integers(value: Any) -> dict[str, int]:
 
 
 def _integer(value: Any) -> int | None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        return None
-    return int(value)
+    """A whole number int64 holds (times in ns, counts); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) <= _INT64_MAX else None
+    number = _number(value)
+    return int(number) if number is not None and abs(number) < 2.0**63 else None

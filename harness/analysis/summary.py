@@ -95,7 +95,7 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             "completed": info.completed,
             "drained": info.drained,
             "target": _target(run.manifest),
-            "settings": redact(run.manifest.get("settings") or {}),
+            "settings": _settings(run.manifest),
             "clock_uncertainty_ms": max(info.clock_uncertainty_ns.values(), default=0) / 1e6,
             "endpoint_lost": info.endpoint_lost.as_dict() if info.endpoint_lost is not None else None,
             "workers_lost": describe(log, gone),
@@ -139,6 +139,12 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
     verdict = judge(summary, options.thresholds)
     summary.update(verdict=verdict.outcome, exit_code=verdict.exit_code, reasons=verdict.reasons)
     return Analysis(plain(summary), m, queue)
+
+
+def _settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """run.json's settings, redacted; a damaged record (a list, a string) is shown as none."""
+    settings = manifest.get("settings")
+    return redact(settings) if isinstance(settings, dict) else {}
 
 
 def _target(manifest: dict[str, Any]) -> dict[str, Any]:

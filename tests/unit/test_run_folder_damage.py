@@ -1,0 +1,109 @@
+"""A damaged run folder (run.json or events files no harness writes) is analysed or refused, never a crash.
+
+Each case was a traceback or a hang before: a number JSON allows but no float holds, settings that
+are not a table, arrays nested past the parser's recursion limit, a FIFO or /dev/zero where a
+file goes. Each one now analyses, with what could not be used noted, and never passes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.analysis.load import clock_offsets, load_run
+from harness.analysis.runinfo import run_info
+from harness.analysis.summary import summarize
+from tests.checker_logs import S, manifest, message, text, write_run
+
+T0 = 1_765_000_000 * S
+CLEAN = text(*message("u1", T0), *message("u2", T0 + S))
+HUGE = 10**400  # JSON has no limit on an integer's digits; a float's range ends near 1.8e308
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"producing_stopped_ns": HUGE},
+        {"started_ns": -HUGE, "stopped_ns": HUGE},
+        {"clock_uncertainty_ns": {"w0": HUGE}},
+        {"settings": {"rate": HUGE, "producers": HUGE, "ack_timeout_ms": HUGE}},
+        {"endpoint_lost": {"first_ns": HUGE, "outages": [{"from_ns": HUGE, "seconds": HUGE}]}},
+        {"workers_lost": [{"worker": "w9", "lost_ns": HUGE}]},
+    ],
+    ids=["stop", "start-and-stop", "uncertainty", "settings", "endpoint-lost", "workers-lost"],
+)
+def test_numbers_past_a_floats_range_count_as_missing(overrides: dict[str, Any]) -> None:
+    info = run_info(manifest(**overrides))
+    assert info.producing_stopped_ns is None
+    assert all(value is None or abs(value) < 2**63 for value in (info.rate, info.producers, info.ack_timeout_ms))
+    assert all(abs(value) < 2**63 for value in info.clock_uncertainty_ns.values())
+    if info.endpoint_lost is not None:
+        assert info.endpoint_lost.first_ns is None and info.endpoint_lost.outages[0].from_ns is None
+    assert all(worker.lost_ns is None for worker in info.workers_lost)
+
+
+def test_a_clock_offset_past_a_floats_range_is_noted_not_raised() -> None:
+    problems: list[str] = []
+    assert clock_offsets({"clock_offsets_ns": {"w0": HUGE, "w1": 5}}, problems) == {"w1": 5}
+    assert len(problems) == 1 and "clock offset of worker w0" in problems[0]
+
+
+def test_the_largest_int64_is_still_a_time() -> None:
+    assert run_info({"producing_started_ns": 2**63 - 1}).producing_started_ns == 2**63 - 1
+    assert run_info({"producing_started_ns": 2**63}).producing_started_ns is None
+    assert run_info({"producing_started_ns": 1.5e18}).producing_started_ns == 1_500_000_000_000_000_000
+
+
+@pytest.mark.parametrize("settings", [[1, 2], "Shared", 5, None])
+def test_settings_that_are_not_a_table_are_shown_as_none(tmp_path: Path, settings: Any) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN}, {**manifest(), "settings": settings})
+    summary = summarize(load_run(run))
+    assert summary["run"]["settings"] == {}
+
+
+def _run_json(folder: Path, content: str) -> None:
+    (folder / "run.json").write_text(content, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda folder: _run_json(folder, "[" * 100_000 + "]" * 100_000),
+        lambda folder: _run_json(folder, '{"a":' * 100_000 + "1" + "}" * 100_000),
+        lambda folder: os.mkfifo(folder / "run.json"),
+        lambda folder: (folder / "run.json").symlink_to("/dev/zero"),
+        lambda folder: (folder / "run.json").mkdir(),
+    ],
+    ids=["nested-arrays", "nested-objects", "fifo", "dev-zero", "folder"],
+)
+def test_a_run_json_that_cannot_be_read_is_noted_and_never_passes(tmp_path: Path, make: Any) -> None:
+    """Before: a RecursionError traceback (exit 1, the code of FAIL), a read blocked forever, memory filled."""
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN})
+    make(run)
+    loaded = load_run(run)
+    assert loaded.run_json == "unreadable" and loaded.manifest == {}
+    assert any(problem.startswith("run.json: ") for problem in loaded.problems), loaded.problems
+    assert summarize(loaded)["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda events: os.mkfifo(events / "w1-1.csv"),
+        lambda events: (events / "w1-1.csv").symlink_to("/dev/zero"),
+        lambda events: (events / "w1-1.csv").mkdir(),
+        lambda events: (events / "w1-1.csv").symlink_to(events / "w1-1.csv"),
+    ],
+    ids=["fifo", "dev-zero", "folder", "symlink-loop"],
+)
+def test_an_events_entry_that_is_not_a_file_is_skipped_and_counted(tmp_path: Path, make: Any) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN}, manifest())
+    make(run / "events")
+    loaded = load_run(run)
+    assert len(loaded.log) == 8, "the good file's rows are all kept"
+    assert loaded.data_skipped
+    assert any(problem.startswith("w1-1.csv: ") and "file skipped" in problem for problem in loaded.problems)
+    assert summarize(loaded)["verdict"] == "inconclusive"
