@@ -40,9 +40,11 @@ load-distributed: $(STAMP)
 capacity: $(STAMP)
 	$(BIN)/streamharness capacity $(REGIONS)
 
-# tests marked alone measure rates against known caps: they run after the rest, with the cores to themselves
+# tests marked alone measure rates against known caps: they run after the rest, with the cores to themselves.
+# --maxschedchunk 2: workers take tests two at a time, so the slow ones (collected first, see
+# tests/conftest.py) spread over every worker instead of one worker's first batch or last tail
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not alone"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 -m "not alone"
 	$(BIN)/python -m pytest -m alone
 
 # The report test opens report.html in Debian's headless Chromium; install it only when missing.

@@ -27,6 +27,19 @@ def timeout(seconds: float) -> float:
     return seconds * TIMEOUT_FACTOR
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first: with xdist handing out tests one or two at a time (``make test``'s
+    ``--maxschedchunk``), the long runs start while short tests fill the gaps, not as one worker's tail."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: same order within each group
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Any ``pytest -n`` hands tests out two at a time: xdist's default first batch (a quarter of each
+    worker's share, in collection order) would give the first worker nearly every slow test."""
+    if hasattr(config.option, "maxschedchunk") and config.option.maxschedchunk is None:
+        config.option.maxschedchunk = 2
+
+
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:
     """A fresh emulator per test, stopped by PID afterwards."""
