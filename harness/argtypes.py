@@ -75,6 +75,8 @@ def whole_number_between(low: int, high: int) -> Callable[[str], int]:
 
 def existing_file(text: str) -> Path:
     path = Path(text)
+    if path.exists() and not path.is_file():  # a folder, or a FIFO a read would block on
+        raise argparse.ArgumentTypeError(f"not a regular file: {text!r}")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")
     return path

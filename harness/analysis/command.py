@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.verdict import Thresholds
-from harness.argtypes import MAX_SECONDS, fraction, non_negative_int, non_negative_number, number_between
+from harness.argtypes import MAX_SECONDS, existing_file, fraction, non_negative_int, non_negative_number, number_between
 from harness.errors import HarnessError, one_line
 from harness.settings import option_dest
 
@@ -79,7 +79,9 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
         help="An ack this close before its consumer disconnected may not have arrived (1000 ms).",
     )
     limits = parser.add_argument_group("thresholds (a violation beyond one fails the run)")
-    limits.add_argument("--thresholds", type=Path, help="TOML file with threshold values ([thresholds] or top-level).")
+    limits.add_argument(
+        "--thresholds", type=existing_file, help="TOML file with threshold values ([thresholds] or top-level)."
+    )
     add_threshold_options(limits)
 
 

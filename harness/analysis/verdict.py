@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
+from harness.userfiles import read_small_text
 
 EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 2}
 
@@ -69,11 +70,11 @@ class Thresholds:
 def load_thresholds(path: Path) -> Thresholds:
     """Thresholds from a TOML file: top-level keys, or a ``[thresholds]`` table."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(read_small_text(path))
     except OSError as exc:
         raise ThresholdError(f"{path}: cannot read the thresholds file ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ThresholdError(f"{path}: not valid TOML ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not TOML, or nested past the recursion limit
+        raise ThresholdError(f"{path}: not valid TOML ({one_line(exc)})") from None
     table = document.get("thresholds", document)
     if not isinstance(table, dict):
         raise ThresholdError(f"{path}: [thresholds] must be a table")

@@ -18,9 +18,10 @@ from typing import Any
 
 from harness.analysis.capacity import Slo
 from harness.analysis.rate_search import SearchPlan
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 from harness.events.runfolder import run_id_problem
 from harness.settings import MAX_RATE, MAX_SECONDS, MAX_USERS, SettingsError, check_url, payload_frame_bytes
+from harness.userfiles import read_small_text
 from harness.wire import MAX_TEXT_FRAME_BYTES
 
 TARGETS = ("emulator", "gdn", "pulsar")
@@ -75,13 +76,13 @@ def load_regions(path: Path, environ: Mapping[str, str] | None = None) -> Region
     env = os.environ if environ is None else environ
     label = str(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(read_small_text(path))
     except FileNotFoundError:
         raise RegionsFileError(f"{label}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RegionsFileError(f"{label}: cannot read it ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RegionsFileError(f"{label}: not valid TOML ({exc})") from None
+        raise RegionsFileError(f"{label}: cannot read it ({one_line(exc)})") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: tables nested thousands deep
+        raise RegionsFileError(f"{label}: not valid TOML ({one_line(exc)})") from None
     _only_keys(document, {"slo", "search", "parallel", "region"}, label)
     base_slo = _section(Slo(), document.get("slo", {}), f"{label}: [slo]")
     base_search = _section(SearchPlan(), document.get("search", {}), f"{label}: [search]")

@@ -11,7 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
+from harness.userfiles import read_small_text
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ def load_profile(spec: str) -> RegionProfile:
         names = ", ".join(BUILTIN_PROFILES)
         raise HarnessError(f"unknown profile {spec!r}: use one of {names} or a TOML file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise HarnessError(f"cannot read profile {spec}: {exc}") from None
+        data = tomllib.loads(read_small_text(path))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise HarnessError(f"cannot read profile {spec}: {one_line(exc)}") from None
     unknown = set(data) - {"latency_ms", "jitter_ms", "service_rate", "name"}
     if unknown:
         raise HarnessError(f"profile {spec}: unknown keys {', '.join(sorted(unknown))}")

@@ -149,6 +149,11 @@ CASES: dict[str, Case] = {
     "analyze-thresholds-jain-above-one": cli(
         "analyze", "{run}", "--thresholds", "{tmp}/jain.toml", fragment="between 0 and 1"
     ),
+    "analyze-thresholds-fifo": cli("analyze", "{run}", "--thresholds", "{tmp}/fifo", fragment="not a regular file"),
+    "analyze-thresholds-nested": cli("analyze", "{run}", "--thresholds", "{tmp}/deep.toml", fragment="not valid TOML"),
+    "analyze-thresholds-not-utf8": cli(
+        "analyze", "{run}", "--thresholds", "{tmp}/bin.toml", fragment="bin.toml: not valid"
+    ),
     "analyze-not-a-run-folder": cli("analyze", "{tmp}/empty", fragment="nothing to analyse"),
     "analyze-a-file": cli("analyze", "{file}", fragment="not a folder"),
     "analyze-missing": cli("analyze", "{tmp}/missing", fragment="no such run folder"),
@@ -174,6 +179,10 @@ CASES: dict[str, Case] = {
         "capacity", "{tmp}/regions-good.toml", "--reports-dir", "{file}", fragment="is not a folder"
     ),
     "capacity-missing-file": cli("capacity", "{tmp}/nope.toml", fragment="no such file"),
+    "capacity-regions-fifo": cli("capacity", "{tmp}/fifo", fragment="fifo: not a regular file"),
+    "capacity-regions-dev-zero": cli("capacity", "/dev/zero", fragment="/dev/zero: not a regular file"),
+    "capacity-regions-nested": cli("capacity", "{tmp}/deep.toml", fragment="not valid TOML (maximum recursion"),
+    "emulator-profile-nested": cli("emulator", "--port", "0", "--profile", "{tmp}/deep.toml", fragment="recursion"),
     # emulator
     "emulator-port-out-of-range": cli("emulator", "--port", "70000", fragment="port out of range"),
     "emulator-batch-zero": cli("emulator", "--round-robin-batch", "0", fragment="--round-robin-batch"),
@@ -240,6 +249,9 @@ def prepare(tmp: Path) -> dict[str, str]:
     copy = tmp / "elsewhere" / "run" / EVENTS_DIR  # a worker's copy of the run, with a file that is not events
     copy.mkdir(parents=True)
     (copy / "w1-2.csv").write_bytes(b"\x00\xff\xfe binary\n")
+    os.mkfifo(tmp / "fifo")  # a read of it blocks until a writer comes: it must be refused, not read
+    (tmp / "deep.toml").write_text("a = " + "{b=" * 1000 + "1" + "}" * 1000 + "\n")  # past the recursion limit
+    (tmp / "bin.toml").write_bytes(b"\xff\xfe max_lost = 1\n")
     (tmp / "nan.toml").write_text("max_p99_ms = nan\n")
     (tmp / "inf.toml").write_text("[thresholds]\nmin_jain = inf\n")
     (tmp / "jain.toml").write_text("min_jain = 1.5\n")
