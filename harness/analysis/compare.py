@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from harness.analysis.delivery import CLASSES
 from harness.analysis.load import RunLoadError
 from harness.analysis.quantiles import PERCENTILES
+from harness.errors import one_line
 
 LATENCIES = ("e2e", "e2e_intended", "publish")
 STATISTICS = tuple(name for name, _ in PERCENTILES) + ("max",)
@@ -60,14 +62,22 @@ def _at(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A figure that can be subtracted: finite, and (an int) within a float's range, as summary.json's are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) < 2**63 if isinstance(value, int) else math.isfinite(value)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """NaN and infinity (a hand-edited summary.json) as None: JSON has no such number to print them as."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def compare_summaries(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
     """One :class:`Change` per headline figure."""
     changes = []
     for label, path in HEADLINES:
-        x, y = _at(a, path), _at(b, path)
+        x, y = _finite_or_none(_at(a, path)), _finite_or_none(_at(b, path))
         delta = round(y - x, 6) if _number(x) and _number(y) else None
         percent = round(100.0 * (y - x) / abs(x), 3) if delta is not None and x else None
         changes.append(Change(label, x, y, delta, percent))
@@ -82,8 +92,8 @@ def read_summary(path: Path) -> dict[str, Any]:
     if file.is_file():
         try:
             summary = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RunLoadError(f"{file}: unreadable summary ({exc})") from None
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+            raise RunLoadError(f"{file}: unreadable summary ({one_line(exc)})") from None
         version = summary.get("schema_version") if isinstance(summary, dict) else None
         if not isinstance(version, int) or version > SUMMARY_VERSION:
             raise RunLoadError(f"{file}: summary schema version {version!r} is not one this streamharness reads")

@@ -169,6 +169,8 @@ def collect(run_dir: Path, sources: list[Path]) -> list[Path]:
         if source.name != run_dir.name and events.parent.name != run_dir.name and source.name != EVENTS_DIR:
             raise HarnessError(f"{source}: belongs to run {source.name!r}, not {run_dir.name!r}")
         for file in sorted(events.glob("*.csv")):
+            if not file.is_file():  # a FIFO would block the read forever, /dev/zero would never end
+                raise HarnessError(f"{file}: not an events file (not a regular file)")
             try:
                 with file.open(encoding="utf-8", errors="replace") as handle:
                     first = handle.readline(len(header) + 2).strip()

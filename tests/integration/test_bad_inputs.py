@@ -164,6 +164,7 @@ CASES: dict[str, Case] = {
     # compare
     "compare-missing": cli("compare", "{tmp}/missing", "{run}", fragment="missing"),
     "compare-garbage-summary": cli("compare", "{file}", "{file}", fragment="unreadable summary"),
+    "compare-nested-summary": cli("compare", "{run}", "{tmp}/nested.json", fragment="unreadable summary (maximum"),
     # capacity: regions files and where the report goes
     "capacity-start-rate-nan": cli("capacity", "{tmp}/regions-nan.toml", fragment="start_rate: must be a finite"),
     "capacity-max-rate-inf": cli("capacity", "{tmp}/regions-inf.toml", fragment="max_rate: must be a finite"),
@@ -204,6 +205,7 @@ CASES: dict[str, Case] = {
     "collect-not-a-run-folder": cli("collect", "{tmp}/empty", "{run}", fragment="not a run folder"),
     "collect-events-is-a-file": cli("collect", "{flat}", "{run}", fragment="cannot make its events folder"),
     "collect-missing-source": cli("collect", "{run}", "{tmp}/missing", fragment="no such folder"),
+    "collect-fifo-source": cli("collect", "{run}", "{tmp}/piped/run", fragment="w1-2.csv: not an events file"),
     "collect-binary-source": cli("collect", "{run}", "{tmp}/elsewhere/run", fragment="not an events file"),
     # Locust's own entry: the same refusals at init, before any user starts
     "locust-rate-nan": locust("--rate", "nan", fragment="--rate must be a finite number"),
@@ -251,6 +253,9 @@ def prepare(tmp: Path) -> dict[str, str]:
     (copy / "w1-2.csv").write_bytes(b"\x00\xff\xfe binary\n")
     os.mkfifo(tmp / "fifo")  # a read of it blocks until a writer comes: it must be refused, not read
     (tmp / "deep.toml").write_text("a = " + "{b=" * 1000 + "1" + "}" * 1000 + "\n")  # past the recursion limit
+    (tmp / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp / "piped" / "run" / EVENTS_DIR).mkdir(parents=True)  # a worker's copy whose events file is a FIFO
+    os.mkfifo(tmp / "piped" / "run" / EVENTS_DIR / "w1-2.csv")
     (tmp / "bin.toml").write_bytes(b"\xff\xfe max_lost = 1\n")
     (tmp / "nan.toml").write_text("max_p99_ms = nan\n")
     (tmp / "inf.toml").write_text("[thresholds]\nmin_jain = inf\n")

@@ -7,12 +7,14 @@ file goes. Each one now analyses, with what could not be used noted, and never p
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.analysis.compare import compare_summaries
 from harness.analysis.load import clock_offsets, load_run
 from harness.analysis.runinfo import run_info
 from harness.analysis.summary import summarize
@@ -107,3 +109,15 @@ def test_an_events_entry_that_is_not_a_file_is_skipped_and_counted(tmp_path: Pat
     assert loaded.data_skipped
     assert any(problem.startswith("w1-1.csv: ") and "file skipped" in problem for problem in loaded.problems)
     assert summarize(loaded)["verdict"] == "inconclusive"
+
+
+def test_compare_takes_no_difference_of_figures_no_float_holds() -> None:
+    """Before: a 400-digit count in a hand-edited summary.json was an OverflowError; NaN printed as bare NaN."""
+    a = {"messages": {"sent": HUGE, "deliveries": float("nan")}, "latency_ms": {"e2e": {"p99": float("inf")}}}
+    b = {"messages": {"sent": 5, "deliveries": 4}, "latency_ms": {"e2e": {"p99": 1.5}}}
+    rows = {row.figure: row for row in compare_summaries(a, b)}
+    assert rows["messages sent"].delta is None and rows["messages sent"].percent is None
+    assert rows["deliveries"].a is None and rows["deliveries"].delta is None
+    assert rows["e2e p99 ms"].a is None and rows["e2e p99 ms"].b == 1.5
+    json.dumps([row.as_dict() for row in rows.values()], allow_nan=False)  # strict JSON: raises on NaN
+    assert {row.figure: row.delta for row in compare_summaries(b, b)}["messages sent"] == 0
