@@ -7,6 +7,7 @@ still analyses, with the figures that depend on a missing key left out.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -76,6 +77,9 @@ class RunInfo:
     generator: dict[str, Any] = field(default_factory=dict)
     endpoint_lost: EndpointLost | None = None
     workers_lost: tuple[LostWorker, ...] = ()
+    #: Keys that could turn the verdict but hold a value the harness never writes (``endpoint_lost: "yes"``,
+    #: ``settings: [..]``): read as missing, they could hide a lost endpoint or worker, so no pass.
+    damaged: tuple[str, ...] = ()
 
     @property
     def offered_rate(self) -> float | None:
@@ -112,7 +116,38 @@ def run_info(manifest: dict[str, Any]) -> RunInfo:
         generator=generator if isinstance(generator, dict) else {},
         endpoint_lost=_endpoint_lost(manifest.get("endpoint_lost")),
         workers_lost=_workers_lost(manifest.get("workers_lost")),
+        damaged=damaged_keys(manifest),
     )
+
+
+def damaged_keys(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The keys the verdict rests on whose value is of a type the harness never writes (absent or null is fine)."""
+    settings = manifest.get("settings")
+    checks: dict[str, Callable[[Any], bool]] = {
+        "endpoint_lost": lambda v: isinstance(v, bool | dict),
+        "workers_lost": lambda v: isinstance(v, list) and all(_lost_worker_record(item) for item in v),
+        "settings": lambda v: isinstance(v, dict),
+        "clock_offsets_ns": lambda v: isinstance(v, dict),
+    }
+    damaged = [key for key, fits in checks.items() if manifest.get(key) is not None and not fits(manifest[key])]
+    if isinstance(settings, dict):
+        setting_checks: dict[str, Callable[[Any], bool]] = {
+            "subscription_type": lambda v: isinstance(v, str),
+            "ack_timeout_ms": lambda v: _number(v) is not None,
+        }
+        damaged += [
+            f"settings.{key}"
+            for key, fits in setting_checks.items()
+            if settings.get(key) is not None and not fits(settings[key])
+        ]
+    return tuple(damaged)
+
+
+def _lost_worker_record(item: Any) -> bool:
+    """A worker tag (the old shape) or a ``{"worker": tag, ...}`` record."""
+    if isinstance(item, str):
+        return bool(item)
+    return isinstance(item, dict) and isinstance(item.get("worker"), str) and bool(item["worker"])
 
 
 def _endpoint_lost(value: Any) -> EndpointLost | None:

@@ -104,11 +104,12 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
             "read": run.describe(),
             "events": len(log),
             "files": [f.name for f in run.files],
-            "notes": [*run.problems, *span_notes(end_ns - start_ns, asked_ns, window_ns)],
+            "notes": [*run.problems, *damage_notes(info.damaged), *span_notes(end_ns - start_ns, asked_ns, window_ns)],
             "data_skipped": run.data_skipped,
             "unusable_rows": sum(run.unusable_rows.values()),
             "unusable_by_file": dict(run.unusable_rows),
             "run_json": run.run_json,
+            "run_json_damaged": list(info.damaged),
         },
         "thresholds": options.thresholds.as_dict(),
         "delivery": delivery.counts,
@@ -139,6 +140,11 @@ def analyse(run: LoadedRun, options: Options | None = None) -> Analysis:
     verdict = judge(summary, options.thresholds)
     summary.update(verdict=verdict.outcome, exit_code=verdict.exit_code, reasons=verdict.reasons)
     return Analysis(plain(summary), m, queue)
+
+
+def damage_notes(damaged: tuple[str, ...]) -> list[str]:
+    """One note per run.json key whose value no harness writes (see :func:`runinfo.damaged_keys`)."""
+    return [f"run.json: {key} is not the record the harness writes; read as missing, no pass" for key in damaged]
 
 
 def _settings(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,12 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
             f"run.json is {run_json}: the workers' clock offsets and the ack timeout are unknown, so events of "
             "different workers may be out of order and a redelivery after an ack timeout may look like a duplicate"
         )
+    damaged = summary["input"].get("run_json_damaged") or []
+    if damaged:
+        unknown.append(
+            f"run.json's {', '.join(damaged)} {'is' if len(damaged) == 1 else 'are'} not what the harness writes: "
+            "a lost endpoint or worker, or the subscription's settings, may be hidden"
+        )
     if messages["sent"] == 0 and sum(delivery.values()) == 0:
         unknown.append("no message was sent")
     elif messages["published"] == 0 and messages["deliveries"] == 0:
@@ -169,7 +175,7 @@ def judge(summary: dict[str, Any], limits: Thresholds) -> Verdict:
     else:
         failures += judged
     context = loss_lines(summary)
-    untrustworthy = summary["input"]["data_skipped"] or run_json != "read"
+    untrustworthy = summary["input"]["data_skipped"] or run_json != "read" or bool(damaged)
     if untrustworthy or (unknown and not failures):
         return Verdict("inconclusive", unknown + failures + context + doubtful)
     if failures:

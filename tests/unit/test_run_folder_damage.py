@@ -121,3 +121,48 @@ def test_compare_takes_no_difference_of_figures_no_float_holds() -> None:
     assert rows["e2e p99 ms"].a is None and rows["e2e p99 ms"].b == 1.5
     json.dumps([row.as_dict() for row in rows.values()], allow_nan=False)  # strict JSON: raises on NaN
     assert {row.figure: row.delta for row in compare_summaries(b, b)}["messages sent"] == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"endpoint_lost": "yes"}, "endpoint_lost"),
+        ({"endpoint_lost": [1]}, "endpoint_lost"),
+        ({"workers_lost": "w0"}, "workers_lost"),
+        ({"workers_lost": [{"worker": "w1", "lost_ns": 5}, 7]}, "workers_lost"),
+        ({"settings": ["Exclusive"]}, "settings"),
+        ({"settings": {"subscription_type": ["Exclusive"]}}, "settings.subscription_type"),
+        ({"settings": {"ack_timeout_ms": "5000"}}, "settings.ack_timeout_ms"),
+        ({"clock_offsets_ns": [0, 5]}, "clock_offsets_ns"),
+    ],
+)
+def test_a_verdict_key_of_a_type_no_harness_writes_is_never_a_pass(
+    tmp_path: Path, overrides: dict[str, Any], key: str
+) -> None:
+    """Before: read as missing, ``endpoint_lost: "yes"`` or ``workers_lost: "w0"`` let a clean log PASS."""
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN}, manifest())
+    document = json.loads((run / "run.json").read_text())
+    for name, value in overrides.items():  # a setting's damage goes into the settings table it belongs to
+        document[name] = {**document[name], **value} if name == "settings" and isinstance(value, dict) else value
+    (run / "run.json").write_text(json.dumps(document))
+    summary = summarize(load_run(run))
+    assert summary["input"]["run_json_damaged"] == [key]
+    assert summary["verdict"] == "inconclusive" and key in summary["reasons"][0], summary["reasons"]
+    assert (
+        f"run.json: {key} is not the record the harness writes; read as missing, no pass" in summary["input"]["notes"]
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"endpoint_lost": None, "workers_lost": None, "clock_offsets_ns": None},
+        {"endpoint_lost": False, "workers_lost": [], "clock_offsets_ns": {"w0": 0}},
+        {"settings": {"subscription_type": None, "ack_timeout_ms": 0}},
+    ],
+)
+def test_keys_absent_null_or_as_written_are_not_damage(tmp_path: Path, overrides: dict[str, Any]) -> None:
+    run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN}, manifest(**overrides))
+    summary = summarize(load_run(run))
+    assert summary["input"]["run_json_damaged"] == [] and summary["verdict"] == "pass", summary["reasons"]
