@@ -25,6 +25,10 @@ from harness.events.schema import COLUMNS
 
 #: Lines one record may span (a detail with newlines in it); an open quote longer than this is corrupt.
 MAX_RECORD_LINES: Final = 64
+#: A line longer than this is no record: the longest field the harness writes is an endpoint's error
+#: text, and no frame is over 1 MiB. pyarrow cannot read a row longer than its block at all (it gives
+#: up on the whole file), so such a line is dropped as one broken record, not the file with it.
+MAX_LINE_BYTES: Final = 2 << 20
 #: Lines checked for UTF-8 at a time: only a slice that fails is looked at line by line.
 UTF8_SLICE: Final = 1 << 16
 
@@ -41,7 +45,8 @@ class Repaired:
 def drop_broken_lines(body: pa.Buffer) -> Repaired:
     """Drop the lines of ``body`` (whole lines, each ending in a newline) that cannot be one record."""
     lines = _split(body)
-    broken = np.asarray(pc.match_substring(lines, "\0"))
+    too_long = np.asarray(pc.greater(pc.binary_length(lines), MAX_LINE_BYTES))
+    broken = np.asarray(pc.match_substring(lines, "\0")) | too_long
     _mark_not_utf8(lines, broken)
     continued = np.zeros(len(lines), dtype=bool)
     _mark_open_quotes(lines, broken, continued)

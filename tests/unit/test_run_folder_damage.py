@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.analysis.compare import compare_summaries
-from harness.analysis.load import clock_offsets, load_run
+from harness.analysis.load import clock_offsets, load_run, parse_events
 from harness.analysis.runinfo import run_info
 from harness.analysis.summary import summarize
 from tests.checker_logs import S, manifest, message, text, write_run
@@ -166,3 +166,14 @@ def test_keys_absent_null_or_as_written_are_not_damage(tmp_path: Path, overrides
     run = write_run(tmp_path / "r", {"w0-1.csv": CLEAN}, manifest(**overrides))
     summary = summarize(load_run(run))
     assert summary["input"]["run_json_damaged"] == [] and summary["verdict"] == "pass", summary["reasons"]
+
+
+@pytest.mark.parametrize("column", ["uid", "detail"])
+def test_a_row_longer_than_a_parse_block_is_one_skipped_row_not_the_file(column: str) -> None:
+    """Before: pyarrow gave up on the whole file ("straddles two block boundaries") for one 50 MB field."""
+    long = "x" * (50 << 20)  # past the 16 MiB parse block whichever way the blocks fall
+    row = f"{T0 + 5},error,w0-c1,{long},,,,,\n" if column == "uid" else f"{T0 + 5},error,w0-c1,,,,,,{long}\n"
+    head, *rows = CLEAN.splitlines(keepends=True)
+    result = parse_events((head + "".join(rows[:4]) + row + "".join(rows[4:])).encode(), "w0-1.csv")
+    assert result.table is not None and result.table.num_rows == 8, result.skipped
+    assert result.unusable == 1 and result.skipped == ["w0-1.csv: skipped 1 corrupt rows of 9"]
