@@ -154,12 +154,15 @@ def kind_code_array(column: pa.ChunkedArray) -> npt.NDArray[np.int8]:
 
 
 def invalid_rows(table: pa.Table) -> Bools:
-    """Rows that cannot be used: no time, or no kind this schema knows."""
+    """Rows that cannot be used: no time, no kind this schema knows, or no actor (every row the writer
+    writes names one: a delivery to nobody would count as a consumer's)."""
     kinds = table.column("kind")
     known = pc.all(pc.is_in(pc.unique(kinds), value_set=pa.array(schema.KINDS))).as_py() is not False
     bad: Bools = np.zeros(len(kinds), dtype=bool) if known and not kinds.null_count else kind_code_array(kinds) < 0
     if table.column("t_ns").null_count:
         bad |= int_values(table.column("t_ns")) == MISSING
+    if table.column("actor").null_count:
+        bad |= np.asarray(pc.is_null(table.column("actor")))
     return bad
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from harness.analysis.eventlog import INT_COLUMNS, EventLog, empty_table, encode, int_values, invalid_rows
+from harness.analysis.eventlog import INT_COLUMNS, MISSING, EventLog, empty_table, encode, int_values, invalid_rows
 from harness.analysis.lines import drop_broken_lines
 from harness.analysis.plausible import TimeBounds, implausible, run_bounds
 from harness.errors import HarnessError, one_line
@@ -247,6 +247,8 @@ def _drop_implausible(table: pa.Table, name: str, bounds: TimeBounds, result: _F
     """Skip the rows whose times are not believable for the run, saying how many and by what measure."""
     t_ns = int_values(table.column("t_ns"))
     bad, replaced = implausible(t_ns, bounds)
+    intended = int_values(table.column("intended_ns"))  # a time too: at or before 0 it is no send's
+    bad |= (intended != MISSING) & (intended <= 0)
     if replaced:
         result.notes.append(f"{name}: most times fall outside run.json's start and stop; judged by the file's median")
     count = int(bad.sum())

@@ -16,6 +16,7 @@ import pytest
 
 from harness.analysis.compare import compare_summaries
 from harness.analysis.load import clock_offsets, load_run, parse_events
+from harness.analysis.plausible import run_bounds
 from harness.analysis.runinfo import run_info
 from harness.analysis.summary import summarize
 from tests.checker_logs import S, manifest, message, text, write_run
@@ -177,3 +178,18 @@ def test_a_row_longer_than_a_parse_block_is_one_skipped_row_not_the_file(column:
     result = parse_events((head + "".join(rows[:4]) + row + "".join(rows[4:])).encode(), "w0-1.csv")
     assert result.table is not None and result.table.num_rows == 8, result.skipped
     assert result.unusable == 1 and result.skipped == ["w0-1.csv: skipped 1 corrupt rows of 9"]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        f"{T0 + 2},deliver,,w0-p1/u1,m-u1,,0,10,",  # a delivery to nobody: was a "duplicated" FAIL
+        f"{T0},send,w0-p1,w0-p1/u9,,-9000000000000000000,,10,",  # an intended send time before 1970
+        f"{T0},send,w0-p1,w0-p1/u9,,0,,10,",
+    ],
+    ids=["no-actor", "intended-negative", "intended-zero"],
+)
+def test_a_row_with_no_actor_or_an_intended_time_at_or_before_0_is_skipped(row: str) -> None:
+    result = parse_events((CLEAN + row + "\n").encode(), "w0-1.csv", bounds=run_bounds(manifest(started_ns=T0)))
+    assert result.table is not None and result.table.num_rows == 8
+    assert result.unusable == 1 and len(result.skipped) == 1 and "skipped 1 " in result.skipped[0], result.skipped
