@@ -38,6 +38,12 @@ MAX_RATE = 10_000_000.0
 MIN_RATE = 0.001
 MIN_STEP_SECONDS = 0.001
 
+#: Names that go into the WebSocket handshake's URL, and the most characters each may have: Pulsar's
+#: proxy (Jetty) and the emulator (aiohttp) refuse a request line over 8 KiB, so every consumer's
+#: handshake would fail, and the run read as an endpoint lost.
+NAME_OPTIONS: tuple[str, ...] = ("--topic", "--subscription", "--stream", "--fabric", "--tenant")
+MAX_NAME_CHARS = 1000
+
 #: Every number option's (flag, lowest, highest), checked in this order. NaN and infinity are in no range.
 NUMBER_RANGES: tuple[tuple[str, float, float], ...] = (
     ("--producers", 0, MAX_USERS),
@@ -72,12 +78,16 @@ def check_url(flag: str, url: str) -> None:
         parts = urlsplit(url)
     except ValueError as exc:  # an IPv6 address with a bracket missing, say
         raise SettingsError(f"{flag} {url!r} is not a valid URL ({exc})") from None
+    if any(char.isspace() or not char.isprintable() for char in url):  # urlsplit drops some silently
+        raise SettingsError(f"{flag} {url!r} holds a space or a control character")
     if not parts.hostname:
         raise SettingsError(f"{flag} {url!r} has no host")
     try:
-        parts.port  # noqa: B018 - reading it validates it
+        port = parts.port
     except ValueError:
-        raise SettingsError(f"{flag} {url!r} has a bad port (a number from 1 to 65535)") from None
+        port = 0
+    if port == 0:  # 0 parses, then reads as "no port" and silently becomes 80 or 443
+        raise SettingsError(f"{flag} {url!r} has a bad port (a number from 1 to 65535)")
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,15 @@ class LoadSettings:
         self._validate_target()
         if not self.subscription:
             raise SettingsError("--subscription must not be empty")
+        if not self.reports_dir.strip():  # Path("") is the current folder: a run would land in it unasked
+            raise SettingsError("--reports-dir must not be empty (give . for the current folder)")
+        for flag in NAME_OPTIONS:
+            name = getattr(self, option_dest(flag))
+            if len(name) > MAX_NAME_CHARS:
+                raise SettingsError(
+                    f"{flag} is {len(name)} characters, over {MAX_NAME_CHARS}: "
+                    "it goes into the handshake URL, whose request line endpoints cap at 8 KiB"
+                )
         if math.isfinite(self.rate) and not self.rate >= MIN_RATE:
             raise SettingsError(
                 f"--rate must be greater than 0 messages/s (at least {MIN_RATE:g}), not {_shown(self.rate)}"

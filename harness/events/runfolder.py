@@ -59,6 +59,7 @@ def check_run_location(reports_dir: Path, run_id: str) -> None:
     )
     if not nearest.is_dir():
         raise RunFolderError(f"--reports-dir {shown!r}: cannot create it ({nearest} is not a folder)")
+    _check_name_lengths(reports_dir.absolute() / (run_id or "x" * 32), nearest, shown)
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".streamharness-probe-", dir=nearest))
     except OSError as exc:
@@ -66,6 +67,25 @@ def check_run_location(reports_dir: Path, run_id: str) -> None:
         raise RunFolderError(f"--reports-dir {shown!r}: {what} ({nearest}: {exc.strerror or exc})") from None
     if run_id and os.path.lexists(reports_dir / run_id):
         raise RunFolderError(_in_use(reports_dir / run_id))
+
+
+#: Room for the longest path inside a run folder (``events/w<n>-<pid>.csv``, a plot, a temporary file).
+_DEEPEST_ENTRY_BYTES = 64
+
+
+def _check_name_lengths(run_dir: Path, nearest: Path, shown: str) -> None:
+    """A name past the file system's limits: the probe write in ``nearest`` passes, the run's mkdir would not."""
+    try:
+        name_max, path_max = os.pathconf(nearest, "PC_NAME_MAX"), os.pathconf(nearest, "PC_PATH_MAX")
+    except (OSError, ValueError):  # a file system that does not say: the run's own mkdir will tell
+        return
+    longest = max(run_dir.parts, key=lambda part: len(os.fsencode(part)))
+    if len(os.fsencode(longest)) > name_max:
+        raise RunFolderError(f"--reports-dir cannot be created: a name in it is over {name_max} bytes ({shown!r})")
+    if len(os.fsencode(str(run_dir))) + _DEEPEST_ENTRY_BYTES >= path_max:
+        raise RunFolderError(
+            f"--reports-dir cannot be created: its run folders' paths reach {path_max} bytes ({shown!r})"
+        )
 
 
 def _usable_reports_dir(reports_dir: Path) -> None:

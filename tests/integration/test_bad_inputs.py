@@ -109,6 +109,17 @@ CASES: dict[str, Case] = {
     "load-ipv6-missing-open-bracket": load(
         "--target", "pulsar", "--url", "ws://::1]:8080", fragment="is not a valid URL"
     ),
+    "load-url-port-0": load("--target", "pulsar", "--url", "ws://127.0.0.1:0", fragment="has a bad port"),
+    "load-url-control-character": load(
+        "--target", "pulsar", "--url", "ws://a\x01b:8080", fragment="holds a space or a control character"
+    ),
+    "load-subscription-past-a-request-line": load(
+        "--subscription", "s" * 100_000, fragment="--subscription is 100000 characters, over 1000"
+    ),
+    "load-topic-past-a-request-line": load(
+        "--topic", "persistent://public/default/" + "t" * 5000, fragment="--topic is 5028 characters"
+    ),
+    "locust-reports-dir-empty": locust("--reports-dir", "", fragment="--reports-dir must not be empty"),
     "load-region-url-bad-ipv6": load("--region-url", "https://[fe80::1", fragment="--region-url"),
     # load: where the run goes
     "load-reports-dir-is-a-file": load("--reports-dir", "{file}", fragment="is not a folder"),
@@ -117,6 +128,12 @@ CASES: dict[str, Case] = {
     "load-reports-dir-read-only": load(
         "--reports-dir", "/proc/streamharness-reports", fragment="cannot create it (/proc: "
     ),
+    "load-reports-dir-empty": load("--reports-dir", "", fragment="--reports-dir must not be empty"),
+    "load-reports-dir-name-too-long": load("--reports-dir", "{tmp}/" + "a" * 300, fragment="over 255 bytes"),
+    "load-reports-dir-path-too-long": load(
+        "--reports-dir", "{tmp}/" + "/".join(["a" * 200] * 25), fragment="paths reach 4096 bytes"
+    ),
+    "load-env-reports-dir-empty": cli("load", fragment="must not be empty", env={"STREAMHARNESS_REPORTS_DIR": ""}),
     "load-run-id-parent": load("--run-id", "../x", fragment="--run-id '../x': must be a plain name"),
     "load-run-id-slash": load("--run-id", "a/b", fragment="must be a plain name"),
     "load-run-id-absolute": load("--run-id", "/tmp/x", fragment="must be a plain name"),
