@@ -21,6 +21,8 @@ class TruthLog:
     """Appends fault records to a file; ``flush`` on the server's tick and at shutdown."""
 
     def __init__(self, path: Path) -> None:
+        if path.exists() and not path.is_file():  # opening a FIFO to write blocks, deaf to SIGTERM, until a reader
+            raise HarnessError(f"cannot write the truth log {path}: not a regular file")
         try:
             self._file = path.open("ab")
         except OSError as exc:

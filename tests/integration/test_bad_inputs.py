@@ -217,6 +217,9 @@ CASES: dict[str, Case] = {
     "emulator-truth-log-under-a-file": cli(
         "emulator", "--port", "0", "--truth-log", "{file}/truth.jsonl", fragment="cannot write the truth log"
     ),
+    "emulator-truth-log-fifo": cli(
+        "emulator", "--port", "0", "--truth-log", "{tmp}/fifo", fragment="fifo: not a regular file"
+    ),
     "emulator-bad-host": cli("emulator", "--port", "0", "--host", "999.1.1.1", fragment="cannot listen"),
     # collect
     "collect-not-a-run-folder": cli("collect", "{tmp}/empty", "{run}", fragment="not a run folder"),
