@@ -68,8 +68,8 @@ def test_events_after_close_are_ignored(tmp_path: Path) -> None:
 def test_torn_last_line_is_dropped_and_reported(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "run")
     writer = make_writer(folder.events_file("w0-1"))
-    for i in range(3):
-        writer.record(schema.SEND, "w0-p1", uid=f"w0-p1/{i}", intended_ns=i, size=10)
+    for i in range(3):  # intended times after 0: a send intended at or before 0 is a corrupt row
+        writer.record(schema.SEND, "w0-p1", uid=f"w0-p1/{i}", intended_ns=i + 1, size=10)
     writer.close()
     with folder.events_file("w0-1").open("a") as file:
         file.write("4,deliver,w0-c1,w0-p1/0,CAAQ")  # a crash mid-line
