@@ -17,6 +17,13 @@ API_KEY_ENV = "STREAMHARNESS_EMULATOR_API_KEY"
 PASSWORD_ENV = "STREAMHARNESS_EMULATOR_PASSWORD"
 
 
+def _host(text: str) -> str:
+    """An address to bind; empty is refused, since the server would then bind every interface unasked."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name an address (0.0.0.0 binds every interface, on purpose)")
+    return text
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -65,7 +72,7 @@ def checked_profile(profile: RegionProfile) -> RegionProfile:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("emulator", help="Run the emulated GDN / Pulsar WebSocket endpoint.")
-    parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+    parser.add_argument("--host", type=_host, default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--port", type=_port, default=8080, help="Port to bind; 0 picks a free one (default 8080).")
     parser.add_argument(
         "--extra-port",

@@ -33,6 +33,7 @@ def _close_sockets() -> Iterator[None]:
         (["--profile", "mars-north"], "unknown profile"),
         (["--tls"], "--tls and --cert-dir DIR go together"),
         (["--port", "70000"], "port out of range"),
+        (["--host", ""], "--host: must name an address"),
         (["--round-robin-batch", "0"], "must be from 1 to 2147483647"),
         (["--round-robin-batch", "2147483648"], "must be from 1 to 2147483647"),
         (["--backlog-bytes", "0"], "must be from 1 to"),
