@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 #: The longest span a time option may have (366 days), in seconds.
-MAX_SECONDS = 366 * 86_400.0
+MAX_SECONDS = 366 * 86_400
 
 
 def non_negative_number(text: str, kind: type[int] | type[float] = float) -> float:

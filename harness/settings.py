@@ -17,19 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import wire
+from harness.argtypes import MAX_SECONDS
 from harness.errors import HarnessError
 from harness.events.runfolder import run_id_problem
+from harness.wire import JAVA_INT_MAX, MIN_ACK_TIMEOUT_MS
 
-#: The largest Java int. The endpoint parses receiverQueueSize, ackTimeoutMillis, negativeAckRedeliveryDelay
-#: and a permit's permitMessages with Integer.parseInt (Pulsar's WebSocket ConsumerHandler): a larger value
-#: fails the handshake of every consumer, so it is refused before the run.
-JAVA_INT_MAX = 2**31 - 1
-#: Pulsar's ConsumerBuilderImpl: ``MIN_ACK_TIMEOUT_MILLIS = 1000``; ackTimeout(t) with 0 < t < 1000 ms is
-#: refused ("Ack timeout should be greater than 1000 ms"), so the consumer never subscribes.
-MIN_ACK_TIMEOUT_MS = 1000
-#: The longest span a time setting may have (366 days): far longer values overflow gevent's timers and the
-#: nanosecond arithmetic of the schedule and the log.
-MAX_SECONDS = 366 * 86_400
+#: Values past a Java int (wire.JAVA_INT_MAX) fail the handshake of every consumer, and an ack timeout below
+#: wire.MIN_ACK_TIMEOUT_MS never subscribes: both are refused before the run. Time settings stop at
+#: argtypes.MAX_SECONDS: far longer ones overflow gevent's timers and the schedule's nanosecond arithmetic.
 #: More users than one run could ever start: a sane bound, not a tuning limit.
 MAX_USERS = 100_000
 #: Messages per second per producer: far beyond what one producer can send.

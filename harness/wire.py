@@ -20,6 +20,13 @@ ROLES: Final = ("producer", "consumer", "reader")
 
 #: Pulsar's proxy refuses text frames above ``webSocketMaxTextFrameSize`` (1 MiB by default).
 MAX_TEXT_FRAME_BYTES: Final = 1024 * 1024
+#: Java's ``int`` range: Pulsar's WebSocket ConsumerHandler and builders parse receiverQueueSize,
+#: ackTimeoutMillis, negativeAckRedeliveryDelay and permits with ``Integer.parseInt``.
+JAVA_INT_MIN: Final = -(2**31)
+JAVA_INT_MAX: Final = 2**31 - 1
+#: ConsumerBuilderImpl.MIN_ACK_TIMEOUT_MILLIS: a non-zero ack timeout below it is refused
+#: ("Ack timeout should be greater than 1000 ms"), so the consumer never subscribes.
+MIN_ACK_TIMEOUT_MS: Final = 1000
 
 #: Macrometa serves the Pulsar proxy under this prefix on its ``api-`` hosts.
 MACROMETA_WS_PREFIX: Final = "/_ws"

@@ -18,9 +18,10 @@ from typing import Any
 
 from harness.analysis.capacity import Slo
 from harness.analysis.rate_search import SearchPlan
+from harness.argtypes import MAX_SECONDS
 from harness.errors import HarnessError, one_line
 from harness.events.runfolder import run_id_problem
-from harness.settings import MAX_RATE, MAX_SECONDS, MAX_USERS, SettingsError, check_url, payload_frame_bytes
+from harness.settings import MAX_RATE, MAX_USERS, SettingsError, check_url, payload_frame_bytes
 from harness.userfiles import read_small_text
 from harness.wire import MAX_TEXT_FRAME_BYTES
 

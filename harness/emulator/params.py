@@ -25,9 +25,7 @@ class ParamError(ValueError):
 
 
 #: Java's ``int`` range, which ``Integer.parseInt`` enforces.
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-#: ConsumerBuilderImpl.MIN_ACK_TIMEOUT_MILLIS: a non-zero ack timeout below it is refused.
-MIN_ACK_TIMEOUT_MS: Final = 1000
+INT_MIN, INT_MAX = wire.JAVA_INT_MIN, wire.JAVA_INT_MAX
 
 
 def java_int(text: str) -> int | None:
@@ -94,8 +92,8 @@ def consumer_options(query: Mapping[str, str]) -> ConsumerOptions:
     _choice(query, "subscriptionMode", SUBSCRIPTION_MODES)
     durable = query.get("subscriptionMode", "Durable") == "Durable"
     ack_timeout = _int(query, "ackTimeoutMillis", 0)
-    if ack_timeout != 0 and ack_timeout < MIN_ACK_TIMEOUT_MS:  # ConsumerBuilderImpl.ackTimeout's checkArgument
-        raise ParamError(f"Ack timeout should be greater than {MIN_ACK_TIMEOUT_MS} ms")
+    if ack_timeout != 0 and ack_timeout < wire.MIN_ACK_TIMEOUT_MS:  # ConsumerBuilderImpl.ackTimeout's checkArgument
+        raise ParamError(f"Ack timeout should be greater than {wire.MIN_ACK_TIMEOUT_MS} ms")
     nack_delay = _int(query, "negativeAckRedeliveryDelay", 60_000)
     if nack_delay < 0:
         raise ParamError("negativeAckRedeliveryDelay needs to be >= 0")

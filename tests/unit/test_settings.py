@@ -6,10 +6,9 @@ import argparse
 
 import pytest
 
+from harness.argtypes import MAX_SECONDS
 from harness.settings import (
-    JAVA_INT_MAX,
     LOAD_OPTIONS,
-    MAX_SECONDS,
     NUMBER_RANGES,
     LoadSettings,
     SettingsError,
@@ -18,6 +17,7 @@ from harness.settings import (
     secret_environment,
     to_arguments,
 )
+from harness.wire import JAVA_INT_MAX
 
 
 def parse(*argv: str) -> LoadSettings:
