@@ -28,6 +28,7 @@ from harness.analysis.lines import drop_broken_lines
 from harness.analysis.plausible import TimeBounds, implausible, run_bounds
 from harness.errors import HarnessError, one_line
 from harness.events.schema import COLUMNS, EVENTS_DIR, RUN_JSON, SCHEMA_VERSION
+from harness.userfiles import read_small_text
 
 #: Bytes per parse block: big enough for throughput, small enough for both cores to share the work.
 BLOCK_BYTES = 16 << 20
@@ -161,11 +162,8 @@ def _read_manifest(path: Path, problems: list[str]) -> tuple[dict[str, Any], str
     if not path.exists():
         problems.append(f"{path.name}: missing; no settings, clock offsets or drain record (run treated as incomplete)")
         return {}, "missing"
-    if not path.is_file():  # a FIFO would block the read forever, /dev/zero would fill the memory
-        problems.append(f"{path.name}: not a regular file; run treated as incomplete")
-        return {}, "unreadable"
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+    try:  # read_small_text: a FIFO or /dev/zero is refused before any read waits or fills the memory
+        loaded = json.loads(read_small_text(path))
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
         problems.append(f"{path.name}: unreadable ({one_line(exc)}); run treated as incomplete")
         return {}, "unreadable"
