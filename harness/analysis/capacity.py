@@ -8,7 +8,7 @@ saturated (behind its schedule or over 90% CPU for seconds on end, or sending le
 says nothing about the endpoint, and is marked so; a producer whose socket closed mid-stage falls
 behind because of the endpoint, so then only the CPU counts. A lag spike in the tail alone is jitter from a
 busy machine, not saturation: the offered load still went out. Being behind is judged by the same
-rule as the load run's own record (:func:`~harness.load.generator.lag_is_sustained`).
+rule as the load run's own record (:func:`~harness.events.saturation.lag_is_sustained`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from harness.analysis.runinfo import RunInfo, run_info
 from harness.analysis.summary import Analysis
 from harness.analysis.throughput import Backlog, producing_span
 from harness.analysis.verdict import Thresholds
+from harness.events.saturation import lag_is_sustained
 from harness.events.schema import SATURATION_CPU_PERCENT, SATURATION_LAG_MS
-from harness.load.generator import lag_is_sustained
 
 NS_PER_S = 1_000_000_000
 

@@ -76,7 +76,7 @@ RUN_JSON: Final = "run.json"
 
 #: Schedule lag (actual minus intended send time), ms, beyond which a send is late. A generator is
 #: saturated when its sends stay late: in each of SATURATION_SUSTAINED_S consecutive seconds, more
-#: than SATURATION_LATE_SHARE of the sends due over this line (harness.load.generator.lag_is_sustained). A run
+#: than SATURATION_LATE_SHARE of the sends due over this line (harness.events.saturation.lag_is_sustained). A run
 #: so marked ends with a warning that the generator was the bottleneck, and a capacity stage so
 #: marked claims nothing about the endpoint. One stall (a busy machine) late-sends a moment's
 #: messages, enough to move a short run's p99, but not seconds' worth: it is not saturation.

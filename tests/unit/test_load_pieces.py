@@ -10,10 +10,11 @@ import pytest
 
 from harness.analysis.capacity import generator_cpu_saturated, offered_load_not_sent
 from harness.events import schema
+from harness.events.saturation import lag_is_sustained
 from harness.events.shipping import MAX_BATCH_ROWS, ChannelSink, EventStore
 from harness.events.writer import CsvFileSink, EventWriter
 from harness.load.clocks import clock_record
-from harness.load.generator import GeneratorMonitor, combine, lag_is_sustained
+from harness.load.generator import GeneratorMonitor, combine
 from harness.load.ledger import DrainLedger, SeqDeltas, SeqSet
 from harness.load.pacing import Schedule
 from harness.load.stages import Stage, stages_from_settings
