@@ -50,8 +50,7 @@ def check_run_location(reports_dir: Path, run_id: str) -> None:
     so two runs started at once with one run id still cannot share it.
     """
     shown = str(reports_dir)
-    if os.path.lexists(reports_dir) and not reports_dir.is_dir():
-        raise RunFolderError(f"--reports-dir {shown!r} is not a folder")
+    _refuse_non_folder(reports_dir)
     # Nothing is created before the run claims its folder: the folder (or its nearest existing
     # parent) must take a new entry, tried for real, as permissions alone do not tell (root, /proc).
     nearest = next(
@@ -90,14 +89,19 @@ def _check_name_lengths(run_dir: Path, nearest: Path, shown: str) -> None:
 
 def _usable_reports_dir(reports_dir: Path) -> None:
     """The reports folder exists (created if missing) and this process may write in it."""
-    if os.path.lexists(reports_dir) and not reports_dir.is_dir():
-        raise RunFolderError(f"--reports-dir {str(reports_dir)!r} is not a folder")
+    _refuse_non_folder(reports_dir)
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunFolderError(f"--reports-dir {str(reports_dir)!r}: cannot create it ({exc.strerror or exc})") from None
     if not os.access(reports_dir, os.W_OK | os.X_OK):
         raise RunFolderError(f"--reports-dir {str(reports_dir)!r}: not writable")
+
+
+def _refuse_non_folder(reports_dir: Path) -> None:
+    """RunFolderError when something that is not a folder (a file, a dangling link) stands at ``reports_dir``."""
+    if os.path.lexists(reports_dir) and not reports_dir.is_dir():
+        raise RunFolderError(f"--reports-dir {str(reports_dir)!r} is not a folder")
 
 
 def _in_use(path: Path) -> str:
