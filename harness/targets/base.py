@@ -73,6 +73,20 @@ class TlsOptions:
 
 
 @dataclass(frozen=True)
+class NativeEndpoint:
+    """What the native (binary protocol) driver needs: the broker's service URL and the run's names."""
+
+    service_url: str  # pulsar://host:6650 or pulsar+ssl://host:6651
+    topic: str  # persistent://tenant/namespace/name
+    subscription: str
+    token: str = ""  # a bearer token (from STREAMHARNESS_TOKEN); never logged
+    tls: TlsOptions = field(default_factory=lambda: TlsOptions())
+    #: pulsar-lite 0.2.0 keys a subscription's consumers by the client-chosen consumer id, which every
+    #: client numbers from 0: consumers of separate clients must be given ids that cannot clash
+    distinct_consumer_ids: bool = False
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """What one WebSocket connection needs: its URL, handshake headers and TLS options."""
 
@@ -107,6 +121,10 @@ class Target(ABC):
     @abstractmethod
     def consumer_endpoint(self, consumer_name: str) -> Endpoint:
         """Where a new consumer socket connects, with its subscription parameters."""
+
+    def native_endpoint(self) -> NativeEndpoint | None:
+        """The binary-protocol endpoint when this target speaks it (the native driver); None for WebSocket."""
+        return None
 
     def close(self) -> None:
         """Release what ``prepare`` acquired."""
