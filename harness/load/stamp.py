@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.events import schema
@@ -48,11 +49,22 @@ class PayloadSource:
         """The base64 payload of message ``seq`` when the stamp is in the properties."""
         return self._b64[seq % len(self._b64)]
 
+    def raw(self, seq: int) -> bytes:
+        """The body of message ``seq`` when the stamp is in the properties: one of a few shared objects.
+
+        The same object comes back for every message sharing a body, so a driver that must encode
+        it (base64 for the WebSocket proxy) can cache the encoding by identity.
+        """
+        return self._raw[seq % len(self._raw)]
+
+    def with_header_raw(self, seq: int, run: str, uid: str, intended_ns: int, sent_ns: int) -> bytes:
+        """The body with a stamped header at its start (never shorter than the header)."""
+        header = b"%s%s %s %d %d\n" % (HEADER_MAGIC, run.encode(), uid.encode(), intended_ns, sent_ns)
+        return header + self._raw[seq % len(self._raw)][len(header) :]
+
     def with_header(self, seq: int, run: str, uid: str, intended_ns: int, sent_ns: int) -> tuple[str, int]:
         """The base64 payload with a stamped header, and its size in bytes (never below the header)."""
-        header = b"%s%s %s %d %d\n" % (HEADER_MAGIC, run.encode(), uid.encode(), intended_ns, sent_ns)
-        raw = self._raw[seq % len(self._raw)]
-        body = header + raw[len(header) :]
+        body = self.with_header_raw(seq, run, uid, intended_ns, sent_ns)
         return base64.b64encode(body).decode("ascii"), len(body)
 
 
@@ -78,17 +90,36 @@ def stamp_properties(run: str, uid: str, intended_ns: int, sent_ns: int) -> dict
     }
 
 
-def read_stamp(properties: dict[str, str], payload_b64: str) -> Stamp:
-    """The stamp from the properties, else from a payload header; empty run and uid when there is none."""
-    uid = properties.get(schema.PROP_UID)
-    if uid:
-        sent, intended = _int(properties.get(schema.PROP_SENT_NS)), _int(properties.get(schema.PROP_INTENDED_NS))
-        return Stamp(properties.get(schema.PROP_RUN) or "", uid, sent, intended)
+def read_stamp(properties: Mapping[str, str], payload_b64: str) -> Stamp:
+    """The stamp from the properties, else from a base64 payload's header; empty run and uid when there is none."""
+    stamp = _from_properties(properties)
+    if stamp is not None:
+        return stamp
     head = payload_b64[:_HEADER_B64_CHARS]
     try:
         raw = base64.b64decode(head[: len(head) - len(head) % 4])
     except ValueError:
         return NO_STAMP
+    return _from_header(raw)
+
+
+def read_stamp_raw(properties: Mapping[str, str], payload: bytes) -> Stamp:
+    """:func:`read_stamp` for a driver that receives the payload as bytes (no base64 on its wire)."""
+    stamp = _from_properties(properties)
+    if stamp is not None:
+        return stamp
+    return _from_header(payload[: _HEADER_B64_CHARS * 3 // 4])
+
+
+def _from_properties(properties: Mapping[str, str]) -> Stamp | None:
+    uid = properties.get(schema.PROP_UID)
+    if not uid:
+        return None
+    sent, intended = _int(properties.get(schema.PROP_SENT_NS)), _int(properties.get(schema.PROP_INTENDED_NS))
+    return Stamp(properties.get(schema.PROP_RUN) or "", uid, sent, intended)
+
+
+def _from_header(raw: bytes) -> Stamp:
     if not raw.startswith(HEADER_MAGIC) or b"\n" not in raw:
         return NO_STAMP
     parts = raw[len(HEADER_MAGIC) : raw.index(b"\n")].rsplit(b" ", 3)  # a run id may hold spaces, a uid not
