@@ -65,10 +65,19 @@ class SettingsError(HarnessError, ValueError):
     """A setting with a bad value; the message is one line that names the option."""
 
 
-def check_url(flag: str, url: str) -> None:
-    """A ws(s) or http(s) URL with a host and, if any, a port that parses; SettingsError otherwise."""
-    if not url.startswith(("ws://", "wss://", "http://", "https://")):
-        raise SettingsError(f"{flag} must start with ws://, wss://, http:// or https://, not {url!r}")
+#: URL schemes of the Pulsar WebSocket proxy and GDN (HTTP ones become WebSocket ones).
+WEBSOCKET_SCHEMES = ("ws://", "wss://", "http://", "https://")
+#: URL schemes of the Pulsar binary protocol (the native driver): plain and TLS.
+NATIVE_SCHEMES = ("pulsar://", "pulsar+ssl://")
+#: The binary protocol's ports when a URL names none (Pulsar's brokerServicePort and brokerServicePortTls).
+NATIVE_DEFAULT_PORTS = {"pulsar": 6650, "pulsar+ssl": 6651}
+
+
+def check_url(flag: str, url: str, schemes: tuple[str, ...] = WEBSOCKET_SCHEMES) -> None:
+    """A URL with one of ``schemes``, a host and, if any, a port that parses; SettingsError otherwise."""
+    if not url.startswith(schemes):
+        listed = ", ".join(schemes[:-1]) + f" or {schemes[-1]}" if len(schemes) > 1 else schemes[0]
+        raise SettingsError(f"{flag} must start with {listed}, not {url!r}")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # an IPv6 address with a bracket missing, say
@@ -83,6 +92,11 @@ def check_url(flag: str, url: str) -> None:
         port = 0
     if port == 0:  # 0 parses, then reads as "no port" and silently becomes 80 or 443
         raise SettingsError(f"{flag} {url!r} has a bad port (a number from 1 to 65535)")
+
+
+def speaks_binary(target: str, url: str) -> bool:
+    """Whether a run on ``target`` at ``url`` speaks the Pulsar binary protocol (the native driver)."""
+    return target == "pulsar-lite" or (target == "pulsar" and url.startswith(NATIVE_SCHEMES))
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ class OptionSpec:
         return "STREAMHARNESS_" + self.dest.upper()
 
 
-TARGETS = ("emulator", "gdn", "pulsar")
+TARGETS = ("emulator", "gdn", "pulsar", "pulsar-lite")
 PAYLOAD_PATTERNS = ("fill", "random", "zeros")
 STAMPS = ("properties", "header")
 PROFILES = ("constant", "ramp", "step")
@@ -129,14 +143,31 @@ def _flag(text: str) -> bool:
 
 LOAD_OPTIONS: tuple[OptionSpec, ...] = (
     # where the endpoint is and how to authenticate
-    OptionSpec("--target", str, "emulator", "Endpoint kind: emulator (started for the run), gdn or pulsar.", TARGETS),
     OptionSpec(
-        "--url", str, "", "Endpoint base URL: ws(s)://host:port for pulsar, https://<federation> for gdn (api- added)."
+        "--target",
+        str,
+        "emulator",
+        "Endpoint kind: emulator (started for the run), gdn, pulsar, or pulsar-lite (a real Pulsar-protocol "
+        "broker started for the run).",
+        TARGETS,
+    ),
+    OptionSpec(
+        "--url",
+        str,
+        "",
+        "Endpoint base URL. pulsar: pulsar://host:6650 or pulsar+ssl://host:6651 (binary protocol), or "
+        "ws(s)://host:port (WebSocket proxy); gdn: https://<federation> (api- added).",
     ),
     OptionSpec("--api-key", str, "", "GDN API key (tenant = the key minus its last two dot-parts).", secret=True),
     OptionSpec("--email", str, "", "GDN account email, with --password: logs in for a JWT."),
     OptionSpec("--password", str, "", "GDN account password, with --email.", secret=True),
-    OptionSpec("--token", str, "", "Pulsar proxy bearer token, or a GDN JWT (its tenant claim is used).", secret=True),
+    OptionSpec(
+        "--token",
+        str,
+        "",
+        "Pulsar bearer token (broker or proxy), or a GDN JWT (its tenant claim is used).",
+        secret=True,
+    ),
     OptionSpec("--tenant", str, "", "GDN tenant; derived from the credentials when empty."),
     OptionSpec("--fabric", str, "_system", "GDN fabric (database) of the stream."),
     OptionSpec("--stream", str, "streamharness", "GDN stream name; created if missing."),
@@ -176,6 +207,13 @@ LOAD_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("--stamp", str, "properties", "Where uid and send times go: properties, or a payload header.", STAMPS),
     OptionSpec("--keys", int, 0, "Distinct message keys, cycled (for Key_Shared); 0 = no key."),
+    OptionSpec(
+        "--batching",
+        _flag,
+        False,
+        "Producer batching, off by default; binary protocol only (--target pulsar with a pulsar:// URL, or "
+        "pulsar-lite).",
+    ),
     # the timeline
     OptionSpec("--rate-profile", str, "constant", "Offered rate over time: constant, ramp or step.", PROFILES),
     OptionSpec("--duration", float, 30.0, "Seconds of producing before the drain; 0 = until stopped."),
@@ -243,6 +281,7 @@ class LoadSettings:
     payload: str = "fill"
     stamp: str = "properties"
     keys: int = 0
+    batching: bool = False
     rate_profile: str = "constant"
     duration: float = 30.0
     ramp_from: float = 0.0
@@ -313,7 +352,10 @@ class LoadSettings:
 
     def _validate_target(self) -> None:
         if self.target == "pulsar" and not self.url:
-            raise SettingsError("--url is required with --target pulsar (e.g. ws://127.0.0.1:8080)")
+            raise SettingsError(
+                "--url is required with --target pulsar (e.g. pulsar://127.0.0.1:6650, or ws://127.0.0.1:8080 "
+                "for the WebSocket proxy)"
+            )
         if self.target == "gdn":
             if not self.url:
                 raise SettingsError("--url is required with --target gdn (e.g. https://play.paas.macrometa.io)")
@@ -324,14 +366,33 @@ class LoadSettings:
                 )
             if not self.stream or "/" in self.stream:
                 raise SettingsError(f"--stream must be a plain stream name, not {self.stream!r}")
-        for flag in ("--url", "--region-url"):
-            url = getattr(self, option_dest(flag))
-            if url:
-                check_url(flag, url)
+        if self.url:
+            check_url("--url", self.url, self.url_schemes())
+        if self.region_url:
+            check_url("--region-url", self.region_url)
         if self.ca_file and not Path(self.ca_file).is_file():
             raise SettingsError(f"--ca-file {self.ca_file!r}: no such file")
+        if self.batching and not self.native_protocol:
+            # The WebSocket driver sends one message per frame: a run record saying batching would be false.
+            raise SettingsError(
+                "--batching needs the binary protocol: --target pulsar with a pulsar:// or pulsar+ssl:// --url, "
+                "or --target pulsar-lite"
+            )
         if self.target != "gdn":
             self.parsed_topic()
+
+    def url_schemes(self) -> tuple[str, ...]:
+        """The schemes ``--url`` may have with this target: the binary ones only for pulsar and pulsar-lite."""
+        if self.target == "pulsar":
+            return NATIVE_SCHEMES + WEBSOCKET_SCHEMES
+        if self.target == "pulsar-lite":  # a broker already started (the master's, for workers)
+            return NATIVE_SCHEMES
+        return WEBSOCKET_SCHEMES
+
+    @property
+    def native_protocol(self) -> bool:
+        """The run speaks the Pulsar binary protocol (the native driver), not WebSockets."""
+        return speaks_binary(self.target, self.url)
 
     def parsed_topic(self) -> wire.Topic:
         prefix = "persistent://"

@@ -32,7 +32,7 @@ class EmulatorProcess:
     def start(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Start the child and wait for its ready line; returns its base URL (``http://...``)."""
         self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
         )
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
@@ -85,7 +85,7 @@ class EmulatorProcess:
         self.stop()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: on Linux, get SIGTERM when the parent dies, however it dies."""
     if sys.platform.startswith("linux"):
         import ctypes

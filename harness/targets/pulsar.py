@@ -1,6 +1,11 @@
-"""A plain Pulsar WebSocket proxy: ``ws[s]://host:port/ws/v2/...``, optional bearer token."""
+"""A plain Pulsar WebSocket proxy: ``ws[s]://host:port/ws/v2/...``, optional bearer token.
+
+(``pulsar://`` URLs go to :mod:`harness.targets.native`, the binary protocol.)
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from harness import wire
 from harness.settings import LoadSettings
@@ -31,6 +36,9 @@ class PulsarTarget(Target):
     def prepare(self) -> None:
         self.check()
         self.check_access()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "protocol": "websocket"}
 
     def _endpoint(self, url: str) -> Endpoint:
         headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}
