@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # make load overrides: make load RATE=500 PRODUCERS=4 CONSUMERS=3 DURATION=60 SIZE=1024
+# TARGET=pulsar-lite: a real Pulsar-protocol broker started for the run (binary protocol) instead of the emulator
+TARGET    ?= emulator
 RATE      ?= 100
 PRODUCERS ?= 2
 CONSUMERS ?= 2
@@ -28,12 +30,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 load: $(STAMP)
-	$(BIN)/streamharness load --target emulator --rate $(RATE) --producers $(PRODUCERS) \
+	$(BIN)/streamharness load --target $(TARGET) --rate $(RATE) --producers $(PRODUCERS) \
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
 
-# a master and 2 local worker processes (Locust's own engine) against the embedded emulator
+# a master and 2 local worker processes (Locust's own engine) against the embedded emulator (or TARGET)
 load-distributed: $(STAMP)
-	$(BIN)/streamharness load --processes 2 --target emulator --rate $(RATE) --producers $(PRODUCERS) \
+	$(BIN)/streamharness load --processes 2 --target $(TARGET) --rate $(RATE) --producers $(PRODUCERS) \
 		--consumers $(CONSUMERS) --duration $(DURATION) --size $(SIZE) $(LOAD_ARGS)
 
 # each region's maximum sustainable throughput; with no REGIONS, three emulated regions (about 3 minutes)
