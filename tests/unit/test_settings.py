@@ -183,3 +183,63 @@ def test_check_range_shows_whole_numbers_plainly() -> None:
         check_range("--x", JAVA_INT_MAX + 1, 0, JAVA_INT_MAX)
     with pytest.raises(SettingsError, match=r"--y must be a finite number, not nan$"):
         check_range("--y", float("nan"), 0, 1)
+
+
+# --- the URL's scheme chooses the protocol ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "native"),
+    [
+        (["--target", "pulsar", "--url", "pulsar://broker.example:6650"], True),
+        (["--target", "pulsar", "--url", "pulsar+ssl://broker.example:6651"], True),
+        (["--target", "pulsar", "--url", "pulsar://broker.example"], True),
+        (["--target", "pulsar", "--url", "ws://proxy.example:8080"], False),
+        (["--target", "pulsar", "--url", "https://proxy.example"], False),
+        (["--target", "pulsar-lite"], True),
+        (["--target", "pulsar-lite", "--url", "pulsar://127.0.0.1:6650"], True),
+        (["--target", "emulator"], False),
+    ],
+)
+def test_the_scheme_chooses_the_binary_protocol_or_websockets(argv: list[str], native: bool) -> None:
+    assert parse(*argv).native_protocol is native
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--target", "pulsar", "--url", "kafka://h:9092"], "--url must start with pulsar://, pulsar+ssl://, ws://"),
+        (["--target", "pulsar", "--url", "pulsar:/h:6650"], "--url must start with pulsar://"),
+        (["--target", "pulsar", "--url", "pulsar://:6650"], "has no host"),
+        (["--target", "pulsar", "--url", "pulsar://h:0"], "has a bad port"),
+        (["--target", "pulsar", "--url", "pulsar://h:99999"], "has a bad port"),
+        (["--target", "emulator", "--url", "pulsar://h:6650"], "must start with ws://, wss://, http:// or https://"),
+        (["--target", "gdn", "--url", "pulsar://h:6650", "--api-key", "a.b.c"], "--url must start with ws://"),
+        (["--target", "pulsar-lite", "--url", "ws://h:8080"], "--url must start with pulsar:// or pulsar+ssl://"),
+        (["--batching"], "--batching needs the binary protocol"),
+        (["--target", "pulsar", "--url", "ws://h:8080", "--batching"], "--batching needs the binary protocol"),
+    ],
+)
+def test_a_scheme_the_target_cannot_speak_is_one_line(argv: list[str], fragment: str) -> None:
+    assert fragment in refusal(*argv)
+
+
+def test_batching_is_off_by_default_and_accepted_on_the_binary_protocol() -> None:
+    assert parse().batching is False
+    assert parse("--target", "pulsar", "--url", "pulsar://h:6650", "--batching").batching is True
+    assert parse("--target", "pulsar-lite", "--batching").batching is True
+    args = to_arguments(parse("--target", "pulsar-lite", "--batching"))
+    assert "--batching" in args and args[args.index("--batching") + 1 :][:1] != ["True"]
+
+
+def test_the_token_of_a_native_run_stays_off_the_command_line_and_out_of_run_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.events.runfolder import redact
+
+    monkeypatch.setenv("STREAMHARNESS_TOKEN", "eyJ.native.secret")
+    settings = parse("--target", "pulsar", "--url", "pulsar+ssl://broker.example:6651")
+    assert settings.token == "eyJ.native.secret"
+    assert "eyJ.native.secret" not in " ".join(to_arguments(settings))
+    assert secret_environment(settings) == {"STREAMHARNESS_TOKEN": "eyJ.native.secret"}
+    assert "eyJ.native.secret" not in repr(redact(settings.as_dict()))  # what run.json's settings hold
