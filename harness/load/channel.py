@@ -18,7 +18,8 @@ from typing import Any
 
 import gevent
 
-from harness.load.runtime import Phase, Runtime
+from harness.load.phases import Phase
+from harness.load.runtime import Runtime
 
 PHASE, PING, FINISH = "sh_phase", "sh_ping", "sh_finish"
 STATUS, EVENTS, PONG, FINAL = "sh_status", "sh_events", "sh_pong", "sh_final"
@@ -32,8 +33,7 @@ def register_worker_side(runtime: Runtime, runner: Runner) -> None:
 
     def on_phase(msg: Any, **_: Any) -> None:
         data = msg.data or {}
-        runtime.rate = float(data.get("rate", runtime.rate))
-        runtime.phase = Phase(data.get("phase", runtime.phase.value))
+        runtime.phases.follow(str(data.get("phase", runtime.phase.value)), float(data.get("rate", runtime.rate)))
 
     def on_ping(msg: Any, **_: Any) -> None:
         runner.send_message(PONG, {"tag": runtime.worker_tag, "t0": msg.data["t0"], "t1": time.time_ns()})

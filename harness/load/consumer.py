@@ -15,20 +15,16 @@ import time
 from collections import deque
 
 import gevent
-import orjson
 from gevent import Greenlet
 
-from harness import wire
+from harness.drivers.base import ConsumerSession, Delivery, Session
 from harness.events import schema
-from harness.load.runtime import Phase
-from harness.load.stamp import Stamp, decoded_size, read_stamp
+from harness.load.phases import Phase
 from harness.load.stats import ConsumerCounts
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.targets.base import Endpoint
-from harness.targets.connection import ConnectError, WsConnection
 
-#: The HTTP status of a handshake refused because the subscription admits no further consumer.
-CONSUMER_BUSY = 409
+#: Longest wait for an ack being sent by the ack greenlet before that greenlet is killed anyway.
+ACK_WAIT_S = 1.0
 
 
 class Consumer(StreamUser):
@@ -44,8 +40,10 @@ class Consumer(StreamUser):
         self.rng = random.Random()
         self.processing_s = settings.processing_ms / 1000.0
         self.ack_delay_s = settings.ack_delay_ms / 1000.0
-        self.pending_acks: deque[tuple[float, WsConnection, str, str]] = deque()
+        self.pending_acks: deque[tuple[float, ConsumerSession, Delivery, str]] = deque()
         self.acker: Greenlet | None = None
+        self._acking = False  # the ack greenlet is sending: not a moment to kill it
+        self._current: ConsumerSession | None = None  # the session last opened (acks go out on it while it closes)
         self.permit_batch = max(1, settings.permits // 2)
         self.unpermitted = 0  # deliveries since the last permit grant
         self.next_churn = 0.0
@@ -53,21 +51,13 @@ class Consumer(StreamUser):
         assert run is not None
         self.run_id = run.folder.run_id  # a message stamped with another run's id is a leftover
 
-    def endpoint(self) -> Endpoint:
-        target = self.runtime.target
-        assert target is not None
-        return target.consumer_endpoint(self.actor)
+    def open_session(self) -> ConsumerSession:
+        session = self.driver.open_consumer(self.actor, self)
+        self._current = session
+        return session
 
     def connect_detail(self) -> str:
         return self.settings.subscription_type
-
-    def expected_refusal(self, exc: Exception) -> bool:
-        """HTTP 409 "consumer busy": Exclusive and Failover subscriptions may turn a further consumer away."""
-        return (
-            isinstance(exc, ConnectError)
-            and exc.status == CONSUMER_BUSY
-            and self.settings.subscription_type in ("Exclusive", "Failover")
-        )
 
     @task
     def consume(self) -> None:
@@ -84,15 +74,16 @@ class Consumer(StreamUser):
                     self.next_churn = now + churn * self.rng.uniform(0.5, 1.0)  # staggered across consumers
                 elif now >= self.next_churn:
                     self.next_churn = now + churn
-                    self.drop_connection("churn", deliberate=True)
+                    self.drop_session("churn", deliberate=True)
                     continue
             gevent.sleep(IDLE_POLL_S)
 
-    def on_connected(self, conn: WsConnection) -> None:
+    def on_connected(self, session: Session) -> None:
         self.runtime.counters.consumers_connected += 1
         if self.settings.pull_mode:
+            assert isinstance(session, ConsumerSession)
             self.unpermitted = 0
-            self.send_from_rx(conn, wire.encode_permit(self.settings.permits))
+            session.permit(self.settings.permits)
 
     def on_disconnected(self) -> str:
         self.runtime.counters.consumers_connected -= 1
@@ -102,37 +93,37 @@ class Consumer(StreamUser):
 
     def on_stop(self) -> None:
         if self.acker is not None:
-            self.wait_for_send()
+            deadline = time.perf_counter() + ACK_WAIT_S  # an ack is sent whole and recorded, or not at all
+            while self._acking and time.perf_counter() < deadline:
+                gevent.sleep(0.001)
             self.acker.kill(block=True, timeout=2)
         super().on_stop()
 
-    def on_frame(self, conn: WsConnection, data: bytes) -> None:
-        received_ns = conn.received_ns  # when the socket read returned, not when this frame's turn came
-        frame = orjson.loads(data)  # the hot path reads the dict itself: no Message object per delivery
-        message_id = frame["messageId"]
-        payload = frame.get("payload") or ""
-        redelivery = frame.get("redeliveryCount") or 0
-        stamp = read_stamp(frame.get("properties") or {}, payload)
-        size = decoded_size(payload)
+    def on_delivery(self, delivery: Delivery) -> None:
+        session = self._current
+        assert session is not None  # a delivery comes only from a session this consumer opened
         counts = self.counts
         counts.delivered += 1
+        redelivery = delivery.redelivery
         if redelivery:
             counts.redelivered += 1
         if self.settings.pull_mode:
             self.unpermitted += 1
-            if self.unpermitted >= self.permit_batch and self.send_from_rx(conn, wire.encode_permit(self.unpermitted)):
+            if self.unpermitted >= self.permit_batch and session.permit(self.unpermitted):
                 self.unpermitted = 0
+        stamp = delivery.stamp
         if not stamp.uid or stamp.run != self.run_id:
-            self._settle_foreign(conn, message_id, stamp, redelivery, size, received_ns)
+            self._settle_foreign(session, delivery)
             return
         runtime = self.runtime
+        received_ns = delivery.received_ns  # when the bytes arrived, not when this delivery's turn came
         runtime.record(
             schema.DELIVER,
             self.actor,
             uid=stamp.uid,
-            msg_id=message_id,
+            msg_id=delivery.message_id,
             redelivery=redelivery,
-            size=size,
+            size=delivery.size,
             t_ns=received_ns,
         )
         runtime.counters.run_deliveries += 1
@@ -140,30 +131,29 @@ class Consumer(StreamUser):
         if stamp.sent_ns is not None:
             latency_ms = max(0.0, (received_ns - stamp.sent_ns) / 1e6)
             runtime.counters.e2e.add(latency_ms)
-        self.fire("deliver", latency_ms, length=size)
+        self.fire("deliver", latency_ms, length=delivery.size)
         if self.settings.nack_probability and self.rng.random() < self.settings.nack_probability:
-            if self.send_from_rx(conn, wire.encode_nack(message_id)):
-                runtime.record(schema.NACK, self.actor, uid=stamp.uid, msg_id=message_id)
+            if session.nack(delivery):
+                runtime.record(schema.NACK, self.actor, uid=stamp.uid, msg_id=delivery.message_id)
                 counts.nacked += 1
             return
         if self.processing_s:
             gevent.sleep(self.processing_s)
         if self.ack_delay_s:
-            self.pending_acks.append((time.perf_counter() + self.ack_delay_s, conn, message_id, stamp.uid))
+            self.pending_acks.append((time.perf_counter() + self.ack_delay_s, session, delivery, stamp.uid))
             if self.acker is None or self.acker.dead:
                 self.acker = gevent.spawn(self._ack_later)
             return
-        self._ack(conn, message_id, stamp.uid)
+        self._ack(session, delivery, stamp.uid)
 
-    def _settle_foreign(
-        self, conn: WsConnection, message_id: str, stamp: Stamp, redelivery: int, size: int, received_ns: int
-    ) -> None:
+    def _settle_foreign(self, session: ConsumerSession, delivery: Delivery) -> None:
         """A message this run did not send (an earlier run's leftover, or no stamp at all): log it, ack it.
 
         Its delivery row has no uid (the checker counts it as unexpected) and its detail says what
         the message was; it is acknowledged at once so the subscription lets go of it, and it never
         counts toward this run's drain or latency.
         """
+        stamp = delivery.stamp
         if stamp.uid:
             detail = f"not sent by this run: run {stamp.run or '(none)'}, uid {stamp.uid}"
         else:
@@ -171,34 +161,37 @@ class Consumer(StreamUser):
         self.runtime.record(
             schema.DELIVER,
             self.actor,
-            msg_id=message_id,
-            redelivery=redelivery,
-            size=size,
+            msg_id=delivery.message_id,
+            redelivery=delivery.redelivery,
+            size=delivery.size,
             detail=detail,
-            t_ns=received_ns,
+            t_ns=delivery.received_ns,
         )
-        self._ack(conn, message_id, "")
+        self._ack(session, delivery, "")
 
-    def _ack(self, conn: WsConnection, message_id: str, uid: str) -> None:
-        if not self.send_from_rx(conn, wire.encode_ack(message_id)):
-            return  # the socket closed meanwhile: the endpoint redelivers the message to someone
-        self.runtime.record(schema.ACK, self.actor, uid=uid, msg_id=message_id)
+    def _ack(self, session: ConsumerSession, delivery: Delivery, uid: str) -> None:
+        if not session.ack(delivery):
+            return  # the session closed meanwhile: the endpoint redelivers the message to someone
+        self.runtime.record(schema.ACK, self.actor, uid=uid, msg_id=delivery.message_id)
         self.counts.acked += 1
         if uid:
             self.runtime.counters.seqs.ack(uid)
 
     def _ack_later(self) -> None:
-        """Send delayed acks when due; an ack for a socket that has since closed is dropped."""
+        """Send delayed acks when due; an ack for a session that has since closed is dropped."""
         while self.pending_acks:
-            due, conn, message_id, uid = self.pending_acks[0]
+            due, session, delivery, uid = self.pending_acks[0]
             wait = due - time.perf_counter()
             if wait > 0:
                 gevent.sleep(wait)
                 continue
             self.pending_acks.popleft()
-            if conn is not self.conn or conn.closed:
+            if session is not self.session or session.closed:
                 continue
+            self._acking = True
             try:
-                self._ack(conn, message_id, uid)
+                self._ack(session, delivery, uid)
             except Exception as exc:  # noqa: BLE001 - counted as a Locust failure, never silent
                 self.fire("ack", None, exception=exc)
+            finally:
+                self._acking = False

@@ -29,8 +29,9 @@ from harness.events.schema import ENDPOINT_LOST_BOUND_S, SATURATION_LAG_MS, SATU
 from harness.events.shipping import EventStore
 from harness.load import channel, generator
 from harness.load.clocks import clock_record
+from harness.load.drain import DrainJudge
 from harness.load.outages import EndpointWatch, scheduled_sends, summary_line
-from harness.load.runtime import ActiveRun, Phase, Runtime
+from harness.load.runtime import ActiveRun, Runtime
 from harness.load.stages import Stage
 
 log = logging.getLogger("harness.load")
@@ -41,10 +42,6 @@ FINAL_WAIT_S = 5.0
 USERS_STOP_WAIT_S = 10.0
 LAST_ROWS_WAIT_S = 1.2
 PING_ROUNDS = 5
-#: How long the drain must see no delivery of this run's messages before it may end.
-QUIET_S = 0.5
-#: With a worker lost, its last acks (not yet reported) can never be counted: a longer quiet spell ends the drain.
-LOST_QUIET_S = 2.0
 
 
 class Coordinator:
@@ -57,8 +54,7 @@ class Coordinator:
         self.missing_since: dict[str, int] = {}  # node id -> wall ns when first seen missing
         self.watch = EndpointWatch(ENDPOINT_LOST_BOUND_S)  # who is cut off from the endpoint, by worker
         self.run_id = ""
-        self._delivered = -1  # this run's deliveries over all processes, when last seen changing
-        self._delivered_changed = 0.0
+        self.judge = DrainJudge(time.monotonic)
         self.pongs: dict[str, list[tuple[int, int]]] = {}  # tag -> [(offset_ns, half_rtt_ns)]
         self.finals: dict[str, dict[str, Any]] = {}
         self.store: EventStore | None = None
@@ -107,7 +103,7 @@ class Coordinator:
         self.lost.clear()
         self.missing_since.clear()
         self.watch = EndpointWatch(ENDPOINT_LOST_BOUND_S)
-        self._delivered = -1
+        self.judge.reset()
 
     def forget_lost(self) -> None:
         """Drop the last status of every worker Locust reports missing: it will never change again."""
@@ -131,34 +127,19 @@ class Coordinator:
     def drained(self) -> bool:
         """Every publish answered, every published message of this run acknowledged, then a quiet spell.
 
-        Only statuses taken after a worker heard of the drain count (an earlier one may predate its
-        last sends); workers that went missing count no more. A lost worker may have acknowledged
-        messages it never reported: once one is lost, a longer spell without deliveries also ends
-        the drain (run.json's ``unsettled`` then counts what the master never saw acknowledged).
+        Workers that went missing count no more (see :class:`~harness.load.drain.DrainJudge`; run.json's
+        ``unsettled`` then counts what the master never saw acknowledged).
         """
         self.forget_lost()
-        statuses = self.runtime.live.statuses.values()
-        if not statuses or any(s.get("phase") != Phase.DRAINING.value for s in statuses):
-            return False
-        now = time.monotonic()
-        delivered = self.total("delivered")
-        if delivered != self._delivered:
-            self._delivered, self._delivered_changed = delivered, now
-        if self.total("awaiting"):
-            return False
-        quiet = now - self._delivered_changed
-        if not self.runtime.live.ledger.unsettled:
-            return quiet >= QUIET_S
-        return bool(self.lost) and quiet >= LOST_QUIET_S
+        live = self.runtime.live
+        return self.judge.drained(list(live.statuses.values()), live.ledger.unsettled, bool(self.lost))
 
-    def broadcast(self, phase: Phase, rate: float = 0.0) -> None:
+    def broadcast(self) -> None:
+        """Tell every worker (and, locally, this process's own handler) the phase and rate now in force."""
         runtime = self.runtime
-        runtime.phase = phase
-        if rate:
-            runtime.rate = rate
         runner = runtime.environment.runner
         assert runner is not None
-        runner.send_message(channel.PHASE, {"phase": phase.value, "rate": runtime.rate})
+        runner.send_message(channel.PHASE, {"phase": runtime.phase.value, "rate": runtime.rate})
 
     def measure_clocks(self) -> dict[str, tuple[int, int]]:
         """Best (lowest round trip) offset estimate per worker: (offset_ns, half_rtt_ns); local = 0."""
@@ -233,7 +214,7 @@ def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage],
     """
     settings = runtime.settings
     assert settings is not None
-    coordinator.broadcast(Phase.WAITING)
+    coordinator.broadcast()  # WAITING, since the run began
     deadline = time.monotonic() + CONSUMER_WAIT_S
     while coordinator.total("consumers") < settings.consumers and time.monotonic() < deadline:
         gevent.sleep(POLL_S)
@@ -252,14 +233,16 @@ def control_run(runtime: Runtime, coordinator: Coordinator, stages: list[Stage],
     for stage in stages:
         run.manifest["stages"].append({"started_ns": time.time_ns(), "seconds": stage.seconds, "rate": stage.rate})
         run.write()
-        coordinator.broadcast(Phase.PRODUCING, stage.rate)
+        runtime.phases.produce(stage.rate or runtime.rate)
+        coordinator.broadcast()
         if stage.seconds <= 0:
             return  # produce until the user stops the run
         coordinator.sleep_watching(stage.seconds, run)
         if runtime.run is not run:
             return
 
-    coordinator.broadcast(Phase.DRAINING)
+    runtime.phases.drain()
+    coordinator.broadcast()
     producing_stopped_ns = time.time_ns()
     run.note(producing_stopped_ns=producing_stopped_ns)
     deadline = time.monotonic() + settings.drain_timeout
@@ -330,7 +313,7 @@ def finish_run(
             SATURATION_SUSTAINED_S,
             gen["schedule_lag_p99_ms"],
         )
-    runtime.phase = Phase.DONE  # the shape now returns None: Locust stops (or quits, headless)
+    runtime.phases.done()  # the shape now returns None: Locust stops (or quits, headless)
     if not uses_shape:
         options = runtime.environment.parsed_options
         if options is not None and getattr(options, "headless", False):

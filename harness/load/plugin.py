@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import MasterRunner, Runner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import atexit
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -35,8 +36,9 @@ from harness.events.writer import CsvFileSink, EventWriter, RowSink
 from harness.load import channel, live, options
 from harness.load.consumer import Consumer
 from harness.load.controller import Coordinator, control_run
+from harness.load.phases import Phase
 from harness.load.producer import Producer
-from harness.load.runtime import ActiveRun, Phase, Runtime, attach, runtime_of
+from harness.load.runtime import ActiveRun, Runtime, attach, runtime_of
 from harness.load.stages import Stage, stages_from_settings
 from harness.settings import LOAD_OPTIONS, LoadSettings
 from harness.targets import make_target
@@ -207,6 +209,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     }
     run = ActiveRun(folder, writer, manifest)
     runtime.begin_run(run)
+    if runtime.role != "master":
+        runtime.close_driver()  # an earlier run's; this run's settings may differ
+        try:
+            runtime.open_driver(*_placement(environment))
+        except HarnessError as exc:  # users would fail every connect: refuse the run in one line instead
+            log.error("streamharness: error: %s; the run is refused", exc)
+            if runtime.role != "worker" and runner is not None:
+                gevent.spawn(runner.stop)
+            return
     if runtime.role != "worker":
         run.write()
         coordinator = runtime.coordinator
@@ -217,6 +228,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         assert runner is not None
         gevent.spawn(_flush_periodically, runtime, run)
         gevent.spawn(channel.report_status, runtime, runner)
+
+
+def _placement(environment: Environment) -> tuple[int, int]:
+    """This process's index among the run's load processes, and their count (``--processes``; 1 locally)."""
+    runner = environment.runner
+    index = max(0, getattr(runner, "worker_index", 0)) if isinstance(runner, WorkerRunner) else 0
+    processes = int(getattr(environment.parsed_options, "processes", 0) or 0)
+    count = processes if processes > 0 else (os.cpu_count() or 1) if processes < 0 else 1
+    return index, max(count, index + 1)
 
 
 def _run_folder(environment: Environment, role: str, settings: LoadSettings, run_id: str) -> RunFolder:
@@ -268,17 +288,20 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         return
     if runtime.role == "worker":
         run.finish(completed=True)  # flushes the last rows (the users' disconnects) to the master
-        runtime.phase = Phase.DONE
+        runtime.phases.done()
+        runtime.close_driver()
         return
     if runtime.finishing:
         if run.writer is not None:
             run.writer.flush()
+        runtime.close_driver()
         return
     if run.finished:
         return  # a run refused at its start stops too; the one before it is over already
     run.stop_controller()  # stopped by hand: this run's timeline must not go on into the next run
     run.finish(completed=False, stopped_early=True)  # stopped before the drain: in-flight messages look lost
-    runtime.phase = Phase.DONE
+    runtime.phases.done()
+    runtime.close_driver()
     if environment.web_ui is not None:
         live.start_analysis(runtime, run)
 
@@ -293,6 +316,7 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         runtime.run.close()
     if runtime.coordinator is not None:
         runtime.coordinator.begin(None)
+    runtime.close_driver()
     if runtime.target is not None:
         runtime.target.close()
 

@@ -1,9 +1,9 @@
 """Producers: open-model pacing on an absolute schedule, each message stamped with its uid.
 
 A producer sends message ``seq`` when the schedule says, whatever happened before (catching up
-after a stall), and matches publish acks to sends by ``context``. Sends still without an ack when
-the socket drops stay in the log without one: the checker calls them indeterminate, and the
-disconnect row says how many there were.
+after a stall), and matches publish answers to sends by ``context`` (its ``seq``). Sends still
+without an answer when the session ends stay in the log without one: the checker calls them
+indeterminate, and the disconnect row says how many there were.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ import time
 import zlib
 
 import gevent
-import orjson
 
-from harness import wire
+from harness.drivers.base import OutgoingMessage, ProducerSession, Published, PublishOutcome, Session
 from harness.events import schema
 from harness.load.pacing import Schedule
-from harness.load.runtime import Phase
+from harness.load.phases import Phase
 from harness.load.stamp import PayloadSource, stamp_properties
 from harness.load.users import IDLE_POLL_S, StreamUser
-from harness.targets.base import Endpoint
-from harness.targets.connection import WsConnection
 
 #: Shortest sleep between sends: above ~1,000 msg/s per producer, each wake-up sends every message
 #: due by then (at most this late) instead of paying a timer and a switch per message.
@@ -33,10 +30,12 @@ MIN_SLEEP_S = 0.001
 #: socket that never fills never yields, and a generator that cannot keep up would otherwise starve
 #: the publish acks, the status reports and the controller, so the run never ended.
 SENDS_PER_YIELD = 64
+#: The properties of a message whose stamp is in its payload header.
+NO_PROPERTIES: dict[str, str] = {}
 
 
 class PublishRefused(Exception):
-    """The endpoint answered a publish with ``send-error``."""
+    """The endpoint answered a publish with an error (the WebSocket proxy's ``send-error``)."""
 
 
 class Producer(StreamUser):
@@ -53,7 +52,7 @@ class Producer(StreamUser):
         self.keys = settings.keys
         self.schedule: Schedule | None = None
         self.seq = 0
-        self.awaiting: dict[str, tuple[int, str, float]] = {}  # context -> (seq, uid, perf_counter at send)
+        self.awaiting: dict[int, tuple[str, float]] = {}  # seq (the context) -> (uid, perf_counter at send)
         # sends due before this (perf_counter) make up for a socket that was down: late because of the
         # endpoint, not a slow generator; inf while cut off, set when the socket is back
         self.back_at = -math.inf
@@ -61,10 +60,8 @@ class Producer(StreamUser):
         assert run is not None
         self.run_id = run.folder.run_id  # stamped into every message, with its uid
 
-    def endpoint(self) -> Endpoint:
-        target = self.runtime.target
-        assert target is not None
-        return target.producer_endpoint()
+    def open_session(self) -> ProducerSession:
+        return self.driver.open_producer(self.actor, self)
 
     @task
     def produce(self) -> None:
@@ -100,28 +97,24 @@ class Producer(StreamUser):
 
     def _send_next(self, schedule: Schedule, now: float) -> None:
         runtime = self.runtime
-        conn, run = self.conn, runtime.run
-        assert conn is not None and run is not None
+        session, run = self.session, runtime.run
+        assert isinstance(session, ProducerSession) and run is not None
         seq = self.seq
         self.seq = seq + 1
         uid = f"{self.actor}/{seq}"
         lag_ms = schedule.lag(seq, now) * 1000.0
         intended_ns = run.anchor.wall_ns_at(schedule.due(seq))
         sent_ns = time.time_ns()
-        frame: dict[str, object]
         if self.header_stamp:
-            payload, size = self.payloads.with_header(seq, self.run_id, uid, intended_ns, sent_ns)
-            frame = {"payload": payload, "context": str(seq)}
+            payload = self.payloads.with_header_raw(seq, self.run_id, uid, intended_ns, sent_ns)
+            message = OutgoingMessage(seq, payload, NO_PROPERTIES, f"k{seq % self.keys}" if self.keys else None)
+            size = len(payload)
         else:
+            properties = stamp_properties(self.run_id, uid, intended_ns, sent_ns)
+            payload = self.payloads.raw(seq)  # a shared body: the driver may keep its encoding
+            message = OutgoingMessage(seq, payload, properties, f"k{seq % self.keys}" if self.keys else None)
             size = self.payloads.size
-            frame = {
-                "payload": self.payloads.b64(seq),
-                "properties": stamp_properties(self.run_id, uid, intended_ns, sent_ns),
-                "context": str(seq),
-            }
-        if self.keys:
-            frame["key"] = f"k{seq % self.keys}"
-        self.awaiting[str(seq)] = (seq, uid, now)
+        self.awaiting[seq] = (uid, now)
         counters = runtime.counters
         counters.sent += 1
         counters.awaiting_publish_ack += 1
@@ -130,41 +123,38 @@ class Producer(StreamUser):
         runtime.monitor.add_send(lag_ms, catch_up=schedule.due(seq) < self.back_at)
         runtime.record(schema.SEND, self.actor, uid=uid, intended_ns=intended_ns, size=size, t_ns=sent_ns)
         try:
-            conn.send(orjson.dumps(frame))
-        except Exception as exc:  # noqa: BLE001 - the socket broke; the send stays indeterminate
+            session.send(message)
+        except Exception as exc:  # noqa: BLE001 - the session broke (SessionClosed); the send stays indeterminate
             self.fire("send", 0.0, exception=exc)
-            self.drop_connection(f"send failed: {exc}")
+            self.drop_session(f"send failed: {exc}")
         # A successful send fires no request event: "publish" counts it once acknowledged, and the
         # schedule lag it would report is in run.json's generator record (one event less per message).
 
-    def on_frame(self, conn: WsConnection, data: bytes) -> None:
-        ack = wire.decode_publish_ack(data)
-        pending = self.awaiting.pop(ack.context or "", None)
+    def on_outcome(self, outcome: PublishOutcome) -> None:
+        pending = self.awaiting.pop(outcome.context, None)
         if pending is None:
-            self.runtime.record(schema.ERROR, self.actor, detail=f"publish ack for unknown context {ack.context!r}")
+            context = str(outcome.context)
+            self.runtime.record(schema.ERROR, self.actor, detail=f"publish ack for unknown context {context!r}")
             return
-        seq, uid, sent_at = pending
+        uid, sent_at = pending
         counters = self.runtime.counters
         counters.awaiting_publish_ack -= 1
         ms = (time.perf_counter() - sent_at) * 1000.0
-        if ack.ok:
+        if isinstance(outcome, Published):
             counters.published += 1
-            counters.seqs.publish(self.actor, seq)
-            self.runtime.record(
-                schema.PUBLISH_OK, self.actor, uid=uid, msg_id=ack.message_id or "", t_ns=conn.received_ns
-            )
+            counters.seqs.publish(self.actor, outcome.context)
+            self.runtime.record(schema.PUBLISH_OK, self.actor, uid=uid, msg_id=outcome.message_id, t_ns=outcome.at_ns)
             self.fire("publish", ms)
         else:
             counters.publish_errors += 1
-            detail = ack.result + (f": {ack.error}" if ack.error else "")
-            self.runtime.record(schema.PUBLISH_ERR, self.actor, uid=uid, detail=detail)
-            self.fire("publish", ms, exception=PublishRefused(detail))
+            self.runtime.record(schema.PUBLISH_ERR, self.actor, uid=uid, detail=outcome.error)
+            self.fire("publish", ms, exception=PublishRefused(outcome.error))
 
     def unanswered_since(self) -> float | None:
         """When (perf_counter) the oldest send still without a publish answer went out; None if none waits."""
-        return next(iter(self.awaiting.values()))[2] if self.awaiting else None
+        return next(iter(self.awaiting.values()))[1] if self.awaiting else None
 
-    def on_connected(self, conn: WsConnection) -> None:
+    def on_connected(self, session: Session) -> None:
         """Back after a cut: what was due until now makes up for the gap, what is due next is on schedule."""
         if self.back_at == math.inf:
             self.back_at = time.perf_counter()

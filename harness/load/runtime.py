@@ -6,7 +6,6 @@ run folder, the counters the drain waits on) lives here, one :class:`Runtime` pe
 
 from __future__ import annotations
 
-import enum
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from harness.events.runfolder import RunFolder
 from harness.events.writer import EventWriter
 from harness.load.clocks import ClockAnchor
 from harness.load.generator import GeneratorMonitor
+from harness.load.phases import Phase, RunPhase
 from harness.load.stats import LiveView, ProcessCounters
 from harness.settings import LoadSettings
 from harness.targets.base import Target
@@ -26,20 +26,11 @@ from harness.targets.base import Target
 if TYPE_CHECKING:
     from locust.env import Environment
 
+    from harness.drivers.base import Driver
     from harness.load.controller import Coordinator
 
 
 CONTROLLER_KILL_WAIT_S = 2.0
-
-
-class Phase(enum.Enum):
-    """Where a run is: consumers subscribe first, producers send, then consumers drain."""
-
-    IDLE = "idle"
-    WAITING = "waiting"  # users connecting; producers hold back until every consumer has subscribed
-    PRODUCING = "producing"
-    DRAINING = "draining"  # producers stopped; consumers empty the backlog
-    DONE = "done"
 
 
 @dataclass
@@ -94,8 +85,8 @@ class Runtime:
         self.settings: LoadSettings | None = None
         self.target: Target | None = None
         self.run: ActiveRun | None = None
-        self.phase = Phase.IDLE
-        self.rate = 0.0  # messages/s per producer in the current stage
+        self.phases = RunPhase()  # the one writer of the phase and rate (see harness.load.phases)
+        self.driver: Driver | None = None  # this process's wire to the endpoint, while a run with users is on
         self.counters = ProcessCounters()
         self.monitor = GeneratorMonitor()
         self.live = LiveView()  # read on the master (or local process) only
@@ -106,6 +97,16 @@ class Runtime:
         self.finishing = False  # the controller is stopping the runner itself (test_stop is then expected)
         self.refusal = ""  # why the run being started was refused (bad input from the web UI form)
         self._actors = {"p": 0, "c": 0}
+
+    @property
+    def phase(self) -> Phase:
+        """The run's phase, read-only: :attr:`phases` changes it."""
+        return self.phases.phase
+
+    @property
+    def rate(self) -> float:
+        """Messages/s per producer in the current stage."""
+        return self.phases.rate
 
     @property
     def process_name(self) -> str:
@@ -147,7 +148,22 @@ class Runtime:
         self._actors = {"p": 0, "c": 0}
         self.finishing = False
         self.users_wanted = True
-        self.phase = Phase.WAITING
+        self.phases.begin()
+
+    def open_driver(self, index: int, count: int) -> Driver:
+        """This process's driver for the run's target, opened on first use (a master without users needs none)."""
+        if self.driver is None:
+            from harness.drivers import Placement, make_driver
+
+            assert self.target is not None and self.settings is not None
+            self.driver = make_driver(self.target, self.settings, Placement(index, count))
+        return self.driver
+
+    def close_driver(self) -> None:
+        """Release the driver (its sessions are closed by then: the users stopped)."""
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            driver.close()
 
 
 _RUNTIMES: dict[int, Runtime] = {}

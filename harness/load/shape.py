@@ -13,7 +13,8 @@ from locust import LoadTestShape
 import logging
 
 from harness.errors import HarnessError
-from harness.load.runtime import Phase, runtime_of
+from harness.load.phases import Phase
+from harness.load.runtime import runtime_of
 
 log = logging.getLogger("harness.load")
 
@@ -33,7 +34,7 @@ class StreamShape(LoadTestShape):
             return
         runtime = runtime_of(self.runner.environment)
         if runtime.phase is Phase.DONE:
-            runtime.phase = Phase.IDLE
+            runtime.phases.reset()
         runtime.refusal = ""
         try:
             runtime.settings_for_run()

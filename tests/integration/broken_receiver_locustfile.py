@@ -1,8 +1,8 @@
 """The harness's locustfile, with consumers whose first socket's receive loop dies of an unexpected error.
 
 No endpoint makes the real receive loop raise anything but the errors it handles, so the socket
-read itself is made to fail once per consumer, after some frames: everything else (Locust, the
-plugin, the emulator, the event log) is the real thing.
+read of the WebSocket driver's session is made to fail once per consumer, after some frames:
+everything else (Locust, the plugin, the driver, the emulator, the event log) is the real thing.
 """
 
 from locust import events
@@ -10,10 +10,11 @@ from locust import events
 from typing import Any
 
 import harness.load.consumer as consumer_module
+from harness.drivers.base import Session
+from harness.drivers.websocket import WsConsumerSession
 from harness.load import plugin
 from harness.load.producer import Producer
 from harness.load.shape import StreamShape
-from harness.targets.connection import WsConnection
 
 plugin.register(events)
 
@@ -29,11 +30,13 @@ class BrokenConsumer(consumer_module.Consumer):
         super().on_start()
         self.broke = False
 
-    def on_connected(self, conn: WsConnection) -> None:
-        super().on_connected(conn)
+    def on_connected(self, session: Session) -> None:
+        super().on_connected(session)
         if self.broke:
             return
         self.broke = True
+        assert isinstance(session, WsConsumerSession)
+        conn = session.conn  # its receive greenlet has not run yet: the patched read is its first
         real_recv = conn.recv
         frames = [0]
 
