@@ -19,13 +19,14 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.settings import LoadSettings
 from harness.targets.base import TargetError
 from harness.targets.emulator import die_with_parent
-from harness.targets.native import NativePulsarTarget
+from harness.targets.native import NativePulsarTarget, probe_producer
 
 #: Points the launcher at another pulsar-lite binary (a build of one's own, or a test's missing one).
 BINARY_ENV = "STREAMHARNESS_PULSAR_LITE_BINARY"
@@ -217,8 +218,16 @@ class PulsarLiteTarget(NativePulsarTarget):
             lite_binary()  # a missing broker is refused before Locust starts
 
     def check_access(self) -> None:
-        if self._url:  # one to be started takes any name and no credentials
+        """The running broker's probe; before one is started, a throwaway broker's (a fraction of a second).
+
+        So a topic name the client rejects, or a binary that will not run here, is refused before
+        Locust starts, in one line, like every other bad input.
+        """
+        if self._url:
             super().check_access()
+            return
+        with LiteProcess() as broker:
+            probe_producer(replace(self._endpoint(), service_url=broker.url))
 
     def prepare(self) -> None:
         if not self._url:

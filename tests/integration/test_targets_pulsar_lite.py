@@ -139,3 +139,19 @@ def test_a_killed_broker_makes_check_and_prepare_one_line(lite: LiteProcess) -> 
         target.check_access()
     assert time.monotonic() - started < timeout(20)
     assert "did not complete the Pulsar handshake" in str(probed.value) and "\n" not in str(probed.value)
+
+
+def test_before_a_broker_is_started_access_is_checked_on_a_throwaway_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    good = make_target(settings(target="pulsar-lite"))
+    good.check_access()
+    bad = make_target(settings(target="pulsar-lite", topic="persistent://bad tenant/default/x"))
+    with pytest.raises(TargetError, match="is not a valid Pulsar topic name"):
+        bad.check_access()
+    assert isinstance(good, PulsarLiteTarget) and good.process is None and good.base_url == ""
+    assert list(tmp_path.iterdir()) == []  # both throwaway brokers' folders are gone

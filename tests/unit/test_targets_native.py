@@ -166,12 +166,6 @@ def test_a_missing_binary_names_the_package_to_install(monkeypatch: pytest.Monke
         target.check()
 
 
-def test_a_pulsar_lite_to_be_started_needs_no_access_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    target = make_target(settings(target="pulsar-lite", token=TOKEN))
-    target.check_access()  # nothing runs yet: no broker to ask, no probe started
-    assert isinstance(target, PulsarLiteTarget) and target.process is None and target.base_url == ""
-
-
 def test_the_broker_config_binds_loopback_only_and_turns_metrics_off(tmp_path: Path) -> None:
     text = lite_config(16650, tmp_path / 'data "x"' / "db")
     config = tomllib.loads(text)
