@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.config import PULSAR_VERSIONS, QUEUE_MODELS, TIMER_MODELS
 from harness.emulator.faults import parse_fault
 from harness.emulator.profiles import BUILTIN_PROFILES, RegionProfile, load_profile
 from harness.errors import HarnessError
@@ -116,6 +117,27 @@ def register(subparsers: Any) -> None:
         help="Bytes of stored messages a topic may hold before publishes get send-error:8 (default 1073741824).",
     )
     parser.add_argument("--require-auth", action="store_true", help="Require credentials on plain /ws/v2/ sockets too.")
+    parser.add_argument(
+        "--queue-model",
+        choices=QUEUE_MODELS,
+        default="proxy",
+        help="proxy (default): the WebSocket proxy's own consumer prefetches receiverQueueSize and pushes while "
+        "fewer than that are unacked, so a socket may hold 2 x receiverQueueSize at the broker; direct: one layer.",
+    )
+    parser.add_argument(
+        "--pulsar-version",
+        choices=PULSAR_VERSIONS,
+        default="2.8",
+        help="2.8 (default, what GDN runs): a departed consumer's messages reach the others with redeliveryCount "
+        "+ 1; 2.11: unchanged.",
+    )
+    parser.add_argument(
+        "--timers",
+        choices=TIMER_MODELS,
+        default="client",
+        help="client (default): nacks come back on the Java client's delay/3 ticks, ack timeouts on 1 s ticks; "
+        "exact: to the millisecond.",
+    )
     parser.set_defaults(run=run)
 
 
@@ -140,5 +162,8 @@ def run(args: argparse.Namespace) -> int:
         required_key=os.environ.get(API_KEY_ENV) or None,
         required_password=os.environ.get(PASSWORD_ENV) or None,
         require_auth=args.require_auth,
+        queue_model=args.queue_model,
+        pulsar_version=args.pulsar_version,
+        timers=args.timers,
     )
     return serve(options)

@@ -11,6 +11,16 @@ from harness.wire import Topic
 #: Pulsar caps a WebSocket consumer's receiver queue at this size.
 MAX_RECEIVER_QUEUE: Final = 1000
 
+#: ``--queue-model``: ``proxy`` is Pulsar's WebSocket proxy (its own Java consumer prefetches, then pushes
+#: to the socket), ``direct`` one layer (the broker pushes straight to the socket).
+QUEUE_MODELS: Final = ("proxy", "direct")
+#: ``--pulsar-version``: 2.8 raises redeliveryCount on a departed consumer's replayed messages (PR #5895,
+#: 2.5 to 2.10), 2.11 keeps it (PR #17060 reverted that).
+PULSAR_VERSIONS: Final = ("2.8", "2.11")
+#: ``--timers``: ``client`` fires nack and ack-timeout redeliveries on the Java client's coarse ticks,
+#: ``exact`` at the millisecond.
+TIMER_MODELS: Final = ("client", "exact")
+
 
 class BrokerError(Exception):
     """A request the broker refuses; ``status`` is the HTTP status it maps to."""
@@ -36,6 +46,14 @@ class BrokerConfig:
     max_backlog_messages: int = 2_000_000  # per topic; past it publishes get send-error:8
     max_backlog_bytes: int = 1 << 30  # per topic, stored message bytes (payload, properties, key); same answer
     service_rate: float = 0.0  # messages/s dispatched per subscription (region profile); 0 is no cap
+    queue_model: str = "proxy"  # one of QUEUE_MODELS
+    pulsar_version: str = "2.8"  # one of PULSAR_VERSIONS: what a replay after a consumer leaves counts
+    timers: str = "client"  # one of TIMER_MODELS
+
+    @property
+    def replay_raises_count(self) -> bool:
+        """Whether a departed consumer's messages come back to the others with redeliveryCount + 1."""
+        return self.pulsar_version == "2.8"
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,17 @@ in and ``tick(now)``; dispatch itself is deterministic, and the only random choi
 deliveries a fault hits) come from the fault injector's own ``random.Random``, so every rule is
 testable exactly. Stream administration (delete, clear, expire) is in :mod:`harness.emulator.admin`.
 
-Semantics follow Pulsar 2.8 (protocol reference, section 7); the dispatch rules per subscription
-type are in :mod:`harness.emulator.dispatch`, the per-subscription state in
-:mod:`harness.emulator.subscription`.
+Semantics follow Pulsar 2.8 (protocol reference, section 7; ``BrokerConfig.pulsar_version`` "2.11"
+for what changed since); the dispatch rules per subscription type are in
+:mod:`harness.emulator.dispatch`, the per-subscription state in :mod:`harness.emulator.subscription`,
+the WebSocket proxy's own consumer queue in :mod:`harness.emulator.proxy`. Nack and ack-timeout
+redeliveries fire on the ticks of the proxy's Java client timers unless ``timers`` is "exact".
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,9 +34,17 @@ from harness.emulator.dispatch import dispatcher_for
 from harness.emulator.faults import FaultInjector
 from harness.emulator.frames import PublishTimeFormatter, stamp
 from harness.emulator.profiles import RateLimiter
+from harness.emulator.proxy import ProxyQueue
 from harness.emulator.store import TopicLog
 from harness.emulator.subscription import Consumer, Delivery, Subscription
 from harness.wire import Topic
+
+#: The Java client's least nack delay (NegativeAcksTracker.java MIN_NACK_DELAY_NANOS, 100 ms).
+MIN_NACK_DELAY_S = 0.1
+#: The unacked-message tracker's tick (ConsumerConfigurationData tickDurationMillis default, 1000 ms).
+ACK_TIMEOUT_TICK_S = 1.0
+#: Float slack when a timer's tick lands exactly on a due time.
+_EPSILON = 1e-9
 
 
 @dataclass
@@ -143,7 +154,7 @@ class Broker:
         sub_name = f"reader-{self._next_id}"
         sub = Subscription(log, sub_name, "Exclusive", dispatcher_for("Exclusive"), durable=False, start=position)
         state.subscriptions[sub_name] = sub
-        return self._attach(sub, ConsumerOptions(name=name, receiver_queue_size=queue))
+        return self._attach(sub, ConsumerOptions(name=name, receiver_queue_size=queue), proxied=False)
 
     def _new_subscription(self, state: TopicState, name: str, kind: str, durable: bool = True) -> Subscription:
         sub = Subscription(state.log, name, kind, dispatcher_for(kind, self.config.round_robin_batch), durable)
@@ -158,22 +169,30 @@ class Broker:
         if self.faults is not None:
             self.faults.attach(sub)
 
-    def _attach(self, sub: Subscription, options: ConsumerOptions) -> Consumer:
+    def _attach(self, sub: Subscription, options: ConsumerOptions, proxied: bool = True) -> Consumer:
+        """Attach a consumer socket; ``proxied`` (consumers, not readers) puts the proxy's queue in between
+        when the queue model is "proxy"."""
         consumer_id = self._new_id()
+        size = max(0, min(options.receiver_queue_size, MAX_RECEIVER_QUEUE))
+        nack_delay = options.nack_delay_ms / 1000
+        if self.config.timers == "client":
+            nack_delay = max(nack_delay, MIN_NACK_DELAY_S)
         consumer = Consumer(
             consumer_id,
             options.name or f"{consumer_id:05x}",
             sub,
-            queue=max(1, min(options.receiver_queue_size, MAX_RECEIVER_QUEUE)),
+            queue=max(1, size),
             priority=options.priority,
             pull=options.pull,
             ack_timeout=options.ack_timeout_ms / 1000,
-            nack_delay=options.nack_delay_ms / 1000,
+            nack_delay=nack_delay,
+            proxy=ProxyQueue(size, options.pull) if proxied and self.config.queue_model == "proxy" else None,
+            since=self.clock(),
         )
         self._ack_timeouts = self._ack_timeouts or consumer.ack_timeout > 0
         sub.add_consumer(consumer)
         self.consumers[consumer_id] = consumer
-        self._dispatch(sub)
+        self._dispatch(sub, consumer)
         return consumer
 
     def close_consumer(self, consumer_id: int) -> None:
@@ -182,7 +201,7 @@ class Broker:
         if consumer is None:
             return
         sub = consumer.subscription
-        sub.remove_consumer(consumer)
+        sub.remove_consumer(consumer, self.config.replay_raises_count)
         if self.faults is not None:
             self.faults.forget(consumer)
         state = self.topics.get(sub.log.topic)
@@ -221,15 +240,20 @@ class Broker:
     def ack(self, consumer_id: int, message_id: str) -> bool:
         """Acknowledge one message for the consumer's subscription; unknown ids are ignored (False)."""
         consumer = self.consumers.get(consumer_id)
-        entry = self._entry_of(consumer, message_id)
-        if consumer is None or entry is None:
+        if consumer is None:
             return False
+        answered = self._answered(consumer, message_id)
+        entry = self._entry_of(consumer, message_id)
         sub = consumer.subscription
+        if entry is None:
+            if answered:
+                self._dispatch(sub, consumer)
+            return False
         before = sub.mark_delete
         known = sub.ack(entry)
         if sub.mark_delete != before:
             self.trim(self.topics[sub.log.topic])
-        self._dispatch(sub)
+        self._dispatch(sub, consumer)
         return known
 
     def reader_ack(self, consumer_id: int, message_id: str | None) -> None:
@@ -243,22 +267,42 @@ class Broker:
         self.ack(consumer_id, consumer.subscription.log.message_id(entry).decode())
 
     def nack(self, consumer_id: int, message_id: str) -> bool:
-        """Negative ack: redelivered with redeliveryCount + 1 after the consumer's nack delay."""
+        """Negative ack: redelivered with redeliveryCount + 1 after the consumer's nack delay.
+
+        With client timers the Java client's NegativeAcksTracker decides when: it ticks every
+        delay / 3 from the first nack it holds and sends back what is due, so a nack comes back
+        between delay and 4/3 x delay after it (NegativeAcksTracker.java, triggerRedelivery).
+        """
         consumer = self.consumers.get(consumer_id)
-        entry = self._entry_of(consumer, message_id)
-        if consumer is None or entry is None or not consumer.subscription.unhold(consumer, entry):
+        if consumer is None:
             return False
-        consumer.nacked.add(entry)
-        self._schedule("nack", self.clock() + consumer.nack_delay, consumer, entry, 0)
-        self._dispatch(consumer.subscription)
+        answered = self._answered(consumer, message_id)
+        entry = self._entry_of(consumer, message_id)
+        sub = consumer.subscription
+        if entry is None or not sub.unhold(consumer, entry):
+            if answered:
+                self._dispatch(sub, consumer)
+            return False
+        now = self.clock()
+        consumer.nacked[entry] = now + consumer.nack_delay
+        if self.config.timers == "exact":
+            self._schedule("nack", now + consumer.nack_delay, consumer, entry, 0)
+        elif consumer.nack_tick is None:
+            consumer.nack_tick = now + consumer.nack_delay / 3
+            self._schedule("nack-tick", consumer.nack_tick, consumer, 0, 0)
+        self._dispatch(sub, consumer)
         return True
 
     def permit(self, consumer_id: int, count: int) -> None:
         """Pull mode: allow ``count`` more deliveries (ignored in push mode, as Pulsar does)."""
         consumer = self.consumers.get(consumer_id)
-        if consumer is not None and consumer.pull and count > 0:
+        if consumer is None or not consumer.pull or count <= 0:
+            return
+        if consumer.proxy is not None:
+            consumer.proxy.permit(count)
+        else:
             consumer.permits += count
-            self._dispatch(consumer.subscription)
+        self._dispatch(consumer.subscription, consumer)
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -267,12 +311,15 @@ class Broker:
         touched: set[Subscription] = set()
         timers = self._timers
         while timers and timers[0][0] <= now:
-            _, _, kind, consumer, entry, serial = heapq.heappop(timers)
+            due, _, kind, consumer, entry, serial = heapq.heappop(timers)
             sub = consumer.subscription
+            if kind == "nack-tick":
+                if self._nack_tick(consumer, due):
+                    touched.add(sub)
+                continue
             if kind == "nack":
-                if entry not in consumer.nacked:
+                if consumer.nacked.pop(entry, None) is None:
                     continue  # it went back when its consumer left
-                consumer.nacked.discard(entry)
             elif consumer.timer_serial.get(entry) != serial or not sub.unhold(consumer, entry):
                 continue  # acknowledged, or timed again, since
             sub.redeliver(entry, count=True)
@@ -291,6 +338,23 @@ class Broker:
         for sub in touched:
             if sub.consumers:
                 self._dispatch(sub)
+
+    def _nack_tick(self, consumer: Consumer, now: float) -> bool:
+        """One tick of a consumer's nack tracker: send back what is due, tick again while any is held."""
+        if consumer.nack_tick != now:
+            return False  # a stale tick: its consumer left, or the tracker was restarted since
+        nacked = consumer.nacked
+        if not nacked:
+            consumer.nack_tick = None  # idle until the next nack
+            return False
+        due = sorted(entry for entry, when in nacked.items() if when <= now + _EPSILON)
+        sub = consumer.subscription
+        for entry in due:
+            del nacked[entry]
+            sub.redeliver(entry, count=True)
+        consumer.nack_tick = now + consumer.nack_delay / 3
+        self._schedule("nack-tick", consumer.nack_tick, consumer, 0, 0)
+        return bool(due)
 
     def busy(self) -> bool:
         """Whether ``tick`` has work soon (the server then ticks often)."""
@@ -313,17 +377,29 @@ class Broker:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _dispatch(self, sub: Subscription) -> None:
-        if not sub.consumers or not sub.has_next():
+    def _dispatch(self, sub: Subscription, pump: Consumer | None = None) -> None:
+        """Let the dispatcher hand out what permits allow, and the proxy queues forward what they may.
+
+        ``pump``: a consumer whose socket may take more now (it acked, nacked or sent permits): its proxy
+        queue forwards first, which may flow new permits to the broker. A message dispatched to a proxied
+        consumer goes on to its socket at once if the handler has room (Subscription.deliver), so the
+        order of frames is the order of the broker's decisions.
+        """
+        if not sub.consumers:
+            return
+        proxy = pump.proxy if pump is not None else None
+        if proxy is None and not sub.has_next():
             return
         faults = self.faults
-        if faults is None and not self._ack_timeouts:
-            sub.dispatch(self._out)  # the hot path: nothing to add to what the dispatcher decides
-            return
+        plain = faults is None and not self._ack_timeouts  # the hot path: nothing to add to the decisions
+        decided: list[Delivery] = self._out if plain else []
         if faults is not None:
             faults.now = self.clock()
-        decided: list[Delivery] = []
+        if pump is not None and proxy is not None:
+            proxy.push(decided, pump.closing)
         sub.dispatch(decided)
+        if plain:
+            return
         self._arm_ack_timeouts(decided)
         if faults is not None and faults.delivery_faults:
             faults.process(decided, self._out)
@@ -331,6 +407,8 @@ class Broker:
             self._out.extend(decided)
 
     def _arm_ack_timeouts(self, deliveries: list[Delivery]) -> None:
+        """Start the ack timeout of each message pushed to a socket (the proxy's consumer tracks a message
+        when the handler reads it from its queue: ConsumerImpl.messageProcessed -> trackMessage)."""
         now: float | None = None
         for delivery in deliveries:
             consumer = delivery.consumer
@@ -338,7 +416,26 @@ class Broker:
                 now = self.clock() if now is None else now
                 self._timer_serial += 1
                 consumer.timer_serial[delivery.entry] = self._timer_serial
-                self._schedule("ack-timeout", now + consumer.ack_timeout, consumer, delivery.entry, self._timer_serial)
+                self._schedule(
+                    "ack-timeout", self._ack_due(consumer, now), consumer, delivery.entry, self._timer_serial
+                )
+
+    def _ack_due(self, consumer: Consumer, now: float) -> float:
+        """When a message tracked at ``now`` times out.
+
+        Exact timers: ``now + ackTimeout``. Client timers: the UnAckedMessageTracker keeps
+        ceil(timeout / tick) + 1 time partitions, adds to the newest and, every tick from the consumer's
+        creation, redelivers the oldest; so a message times out on the (ceil(timeout / tick) + 1)-th tick
+        after it was tracked, between timeout and timeout + tick later (UnAckedMessageTracker.java;
+        tick = min(tickDurationMillis, ackTimeout)).
+        """
+        timeout = consumer.ack_timeout
+        if self.config.timers == "exact":
+            return now + timeout
+        tick = min(ACK_TIMEOUT_TICK_S, timeout)
+        partitions = math.ceil(timeout / tick - _EPSILON)
+        ticks_done = math.floor((now - consumer.since) / tick + _EPSILON)
+        return consumer.since + (ticks_done + 1 + partitions) * tick
 
     def _schedule(self, kind: str, due: float, consumer: Consumer, entry: int, serial: int) -> None:
         self._timer_serial += 1
@@ -347,6 +444,18 @@ class Broker:
     def trim(self, state: TopicState) -> None:
         keep = min((s.mark_delete for s in state.subscriptions.values()), default=state.log.end)
         state.log.trim(keep)
+
+    def _answered(self, consumer: Consumer, message_id: str | None) -> bool:
+        """An ack or nack frame reached the proxy: its handler lowers its pending count for any message id
+        it can decode, known or not (ConsumerHandler.handleAck / handleNack -> checkResumeReceive)."""
+        if consumer.proxy is None or not isinstance(message_id, str):
+            return False
+        try:
+            wire.parse_message_id(message_id)
+        except wire.WireError:
+            return False
+        consumer.proxy.answered()
+        return True
 
     def _entry_of(self, consumer: Consumer | None, message_id: str | None) -> int | None:
         if consumer is None or not isinstance(message_id, str):

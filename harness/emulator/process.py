@@ -11,6 +11,8 @@ import sys
 from harness.emulator.server import EmulatorOptions, EmulatorServer, serve
 from harness.errors import HarnessError
 
+log = logging.getLogger("harness.emulator")
+
 
 def run(options: EmulatorOptions) -> int:
     """Serve until a signal arrives; returns the process exit code."""
@@ -32,6 +34,12 @@ async def _serve_until_signal(options: EmulatorOptions) -> int:
             exc.errno or 0, exc.strerror or str(exc)
         )
         raise HarnessError(f"cannot listen on {ports}: {reason}") from None
+    log.info(
+        "emulating Pulsar %s's WebSocket proxy (queue model %s, %s timers)",
+        options.pulsar_version,
+        options.queue_model,
+        options.timers,
+    )
     sys.stdout.write(f"ready {url}\n")
     sys.stdout.flush()
     try:

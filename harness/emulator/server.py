@@ -61,6 +61,9 @@ class EmulatorOptions:
     required_password: str | None = None
     require_auth: bool = False  # also on plain /ws/v2/ paths
     otp_ttl_s: float = 60.0
+    queue_model: str = "proxy"  # config.QUEUE_MODELS
+    pulsar_version: str = "2.8"  # config.PULSAR_VERSIONS
+    timers: str = "client"  # config.TIMER_MODELS
 
 
 class EmulatorServer:
@@ -82,6 +85,9 @@ class EmulatorServer:
             max_backlog_messages=options.max_backlog_messages,
             max_backlog_bytes=options.max_backlog_bytes,
             service_rate=profile.service_rate if profile else 0.0,
+            queue_model=options.queue_model,
+            pulsar_version=options.pulsar_version,
+            timers=options.timers,
         )
         self.broker = Broker(self.clock, config, faults)
         self.auth = Authenticator(self.clock, None, options.required_key, options.required_password, options.otp_ttl_s)

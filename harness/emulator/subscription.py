@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.emulator.frames import message_frame
 from harness.emulator.profiles import RateLimiter
+from harness.emulator.proxy import ProxyQueue
 from harness.emulator.store import TopicLog
 
 if TYPE_CHECKING:
@@ -28,21 +29,26 @@ class Consumer:
     id: int
     name: str
     subscription: Subscription
-    queue: int  # push mode: most unacknowledged messages it may hold (receiverQueueSize, capped)
+    queue: int  # direct push mode: most unacknowledged messages it may hold (receiverQueueSize, capped)
     priority: int = 0  # priorityLevel: 0 is served first
     pull: bool = False  # pullMode: only ``permit`` commands grant deliveries
     permits: int = 0
     ack_timeout: float = 0.0  # seconds; 0 is off
     nack_delay: float = 60.0  # seconds
     closing: bool = False  # a fault disconnect is under way: it gets nothing more
-    outstanding: set[int] = field(default_factory=set)
+    proxy: ProxyQueue | None = None  # --queue-model proxy: the WebSocket proxy's consumer in between
+    since: float = 0.0  # when it subscribed: the phase of its ack-timeout tracker's ticks
+    nack_tick: float | None = None  # the nack tracker's next tick (client timers), None while idle
+    outstanding: set[int] = field(default_factory=set)  # the broker's pending acks, proxy queue included
     timer_serial: dict[int, int] = field(default_factory=dict)  # entry -> ack-timeout timer, if any
-    nacked: set[int] = field(default_factory=set)  # negatively acknowledged, waiting out the nack delay
+    nacked: dict[int, float] = field(default_factory=dict)  # negatively acknowledged -> when it is due back
 
     def available(self) -> int:
-        """How many more messages it can be given now."""
+        """How many more messages the broker may send it now (its permits)."""
         if self.closing:
             return 0
+        if self.proxy is not None:
+            return self.proxy.permits
         if self.pull:
             return self.permits
         return self.queue - len(self.outstanding)
@@ -117,9 +123,16 @@ class Subscription:
         self.consumers.insert(index, consumer)
         self.dispatcher.consumers_changed(self)
 
-    def remove_consumer(self, consumer: Consumer) -> None:
+    def remove_consumer(self, consumer: Consumer, replay_count: bool = True) -> None:
+        """Detach a consumer; its messages go back (``replay_count``: with redeliveryCount + 1, as 2.5-2.10 do).
+
+        With no consumer left Pulsar forgets every redelivery count
+        (PersistentDispatcherMultipleConsumers.removeConsumer clears its redeliveryTracker).
+        """
         self.consumers.remove(consumer)
-        self.release(consumer)
+        self.release(consumer, count=replay_count and bool(self.consumers))
+        if not self.consumers:
+            self.redeliveries.clear()
         self.dispatcher.consumers_changed(self)
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -155,15 +168,21 @@ class Subscription:
     def deliver(self, consumer: Consumer, entry: int, out: list[Delivery]) -> None:
         consumer.outstanding.add(entry)
         self.holder[entry] = consumer
-        if consumer.pull:
-            consumer.permits -= 1
         if self.rate is not None:
             self.rate.tokens -= 1
         count = self.redeliveries.get(entry, 0) if self.redeliveries else 0
         log = self.log
         message_id = log.message_id(entry)
         self.delivered += 1
-        out.append(Delivery(consumer, entry, count, message_id, message_frame(message_id, log.fragment(entry), count)))
+        delivery = Delivery(consumer, entry, count, message_id, message_frame(message_id, log.fragment(entry), count))
+        proxy = consumer.proxy
+        if proxy is not None:
+            proxy.hold(delivery)  # into the proxy's consumer queue, and on to the socket if it has room
+            proxy.push(out, consumer.closing)
+            return
+        if consumer.pull:
+            consumer.permits -= 1
+        out.append(delivery)
 
     # --- acknowledgements and redelivery -------------------------------------------------------
 
@@ -174,6 +193,8 @@ class Subscription:
             holder.outstanding.discard(entry)
             if holder.timer_serial:
                 holder.timer_serial.pop(entry, None)
+            if holder.proxy is not None:
+                holder.proxy.drop(entry)
         if entry < self.mark_delete or entry >= self.cursor or entry in self.acked:
             return holder is not None
         self._mark_acked(entry)
@@ -198,6 +219,8 @@ class Subscription:
         del self.holder[entry]
         consumer.outstanding.discard(entry)
         consumer.timer_serial.pop(entry, None)
+        if consumer.proxy is not None:
+            consumer.proxy.drop(entry)
         return True
 
     def redeliver(self, entry: int, count: bool = True) -> None:
@@ -208,21 +231,27 @@ class Subscription:
             self.redeliveries[entry] = self.redeliveries.get(entry, 0) + 1
         self.push_back(entry)
 
-    def release(self, consumer: Consumer) -> None:
-        """A departing consumer's unacknowledged messages go back, redeliveryCount unchanged (Pulsar >= 2.8).
+    def release(self, consumer: Consumer, count: bool = False) -> None:
+        """A departing consumer's unacknowledged messages go back; ``count`` raises their redeliveryCount.
 
-        That includes the ones it negatively acknowledged whose delay has not run out: the broker
-        still counts them as pending at this consumer, so they go back now, not after the delay.
+        Pulsar 2.5 to 2.10 raise it (PR #5895: the replayed positions join the redelivery tracker,
+        and Consumer.sendMessages increments a tracked position's count as it sends it); 2.11 on keep it
+        (PR #17060). That includes the messages in the proxy's queue that were never pushed, and the
+        ones it negatively acknowledged whose delay has not run out: the broker still counts them all
+        as pending at this consumer, so they go back now, not after the delay.
         """
         for entry in sorted(consumer.outstanding):
             if self.holder.get(entry) is consumer:
                 del self.holder[entry]
-                self.redeliver(entry, count=False)
+                self.redeliver(entry, count=count)
         for entry in sorted(consumer.nacked):
-            self.redeliver(entry, count=False)
+            self.redeliver(entry, count=count)
         consumer.outstanding.clear()
         consumer.timer_serial.clear()
         consumer.nacked.clear()
+        consumer.nack_tick = None
+        if consumer.proxy is not None:
+            consumer.proxy.held.clear()
 
     def clear(self) -> None:
         """Skip the whole backlog (REST clearbacklog): everything up to the end counts as acknowledged."""
@@ -230,6 +259,9 @@ class Subscription:
             consumer.outstanding.clear()
             consumer.timer_serial.clear()
             consumer.nacked.clear()
+            if consumer.proxy is not None:
+                for entry in list(consumer.proxy.held):
+                    consumer.proxy.drop(entry)
         self.holder.clear()
         self.acked.clear()
         self.redeliveries.clear()

@@ -22,7 +22,7 @@ class Clock:
         return self.now
 
 
-def make_broker(clock: Clock | None = None, faults: FaultInjector | None = None, **config: int | float) -> Broker:
+def make_broker(clock: Clock | None = None, faults: FaultInjector | None = None, **config: int | float | str) -> Broker:
     return Broker(clock or Clock(), BrokerConfig(**config), faults)  # type: ignore[arg-type]
 
 

@@ -140,8 +140,10 @@ def test_permit_is_ignored_in_push_mode() -> None:
     assert b.take_deliveries() == []
 
 
-def test_departing_consumers_unacked_messages_go_to_the_others_without_a_count() -> None:
-    b = make_broker()
+@pytest.mark.parametrize(("version", "count"), [("2.8", 1), ("2.11", 0)])
+def test_departing_consumers_unacked_messages_go_to_the_others(version: str, count: int) -> None:
+    """2.5-2.10 raise the count of a departed consumer's replayed messages (PR #5895); 2.11 on do not (#17060)."""
+    b = make_broker(pulsar_version=version)
     a = subscribe(b, receiver_queue_size=10)
     publish(b, 4)
     held = b.take_deliveries()
@@ -151,7 +153,7 @@ def test_departing_consumers_unacked_messages_go_to_the_others_without_a_count()
     again = b.take_deliveries()
     assert owners(again) == [c.id] * 3
     assert numbers(again) == [1, 2, 3]
-    assert all(d.redelivery_count == 0 for d in again)  # Pulsar >= 2.8 does not count disconnect replays
+    assert [d.redelivery_count for d in again] == [count] * 3
 
 
 def test_acked_messages_are_never_delivered_again_and_are_trimmed() -> None:
@@ -197,9 +199,10 @@ def test_negative_ack_redelivers_after_the_delay_with_a_count() -> None:
     assert orjson.loads(again.frame)["redeliveryCount"] == 1
 
 
-def test_a_departing_consumer_gives_back_its_nacked_messages_at_once() -> None:
+@pytest.mark.parametrize(("version", "count"), [("2.8", 1), ("2.11", 0)])
+def test_a_departing_consumer_gives_back_its_nacked_messages_at_once(version: str, count: int) -> None:
     clock = Clock()
-    b = make_broker(clock)
+    b = make_broker(clock, pulsar_version=version)
     leaver = subscribe(b, nack_delay_ms=60_000)
     publish(b, 1)
     first = b.take_deliveries()[0]
@@ -208,7 +211,7 @@ def test_a_departing_consumer_gives_back_its_nacked_messages_at_once() -> None:
     assert b.take_deliveries() == []  # still waiting out the leaver's nack delay
     b.close_consumer(leaver.id)
     again = b.take_deliveries()
-    assert owners(again) == [stayer.id] and again[0].redelivery_count == 0
+    assert owners(again) == [stayer.id] and again[0].redelivery_count == count
     clock.now += 60
     b.tick(clock.now)
     assert b.take_deliveries() == []  # the nack timer finds nothing left to do
@@ -225,7 +228,7 @@ def test_negative_ack_frees_the_slot_at_once() -> None:
 
 def test_ack_timeout_redelivers_to_any_consumer_with_a_count() -> None:
     clock = Clock()
-    b = make_broker(clock)
+    b = make_broker(clock, timers="exact")
     a = subscribe(b, ack_timeout_ms=1000)
     publish(b, 2)
     first = b.take_deliveries()
@@ -253,11 +256,22 @@ def test_acked_in_time_means_no_ack_timeout() -> None:
 
 
 def test_priority_level_zero_is_served_first() -> None:
-    b = make_broker()
+    b = make_broker(queue_model="direct")
     low = subscribe(b, priority=1, receiver_queue_size=2)
     high = subscribe(b, priority=0, receiver_queue_size=2)
     publish(b, 3)
     assert owners(b.take_deliveries()) == [high.id, high.id, low.id]
+
+
+def test_priority_level_zero_fills_its_proxy_queue_before_a_lower_level_gets_any() -> None:
+    b = make_broker()
+    low = subscribe(b, priority=1, receiver_queue_size=2)
+    high = subscribe(b, priority=0, receiver_queue_size=2)
+    publish(b, 5)
+    pushed = b.take_deliveries()
+    assert owners(pushed) == [high.id, high.id, low.id]  # high's socket holds 2, its proxy 2 more
+    assert numbers(pushed) == [0, 1, 4]
+    assert high.outstanding == {0, 1, 2, 3}
 
 
 def test_second_exclusive_consumer_is_refused_with_409() -> None:
@@ -359,10 +373,12 @@ def test_clear_backlog_skips_everything() -> None:
     b = make_broker()
     a = subscribe(b, receiver_queue_size=1)
     publish(b, 5)
-    b.take_deliveries()
+    first = b.take_deliveries()
     admin.clear_backlog(b, TOPIC)
     assert b.topics[TOPIC].subscriptions["sub"].backlog == 0
     publish(b, 1, start=5)
+    assert b.take_deliveries() == []  # the proxy pushes nothing more until the socket answers what it holds
+    assert not b.ack(a.id, mid(first[0]))  # cleared already, but it frees the socket's slot
     assert numbers(b.take_deliveries()) == [5]
     assert a.outstanding == {5}
 
