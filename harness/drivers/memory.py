@@ -32,8 +32,8 @@ from harness.drivers.base import (
     OutgoingMessage,
     ProducerListener,
     ProducerSession,
-    PublishOutcome,
     Published,
+    PublishOutcome,
     Refused,
     SessionClosed,
 )
@@ -117,8 +117,10 @@ class MemoryBroker:
 
     def end_sessions(self, reason: str = "closed by peer (1011)") -> None:
         """The broker drops every session, as an endpoint restart would (each hears ``on_closed``)."""
-        for session in [*self.consumers, *self.producers]:
-            session.end(reason)
+        for consumer in list(self.consumers):
+            consumer.end(reason)
+        for producer in list(self.producers):
+            producer.end(reason)
 
 
 class MemoryProducerSession(ProducerSession):
@@ -172,7 +174,7 @@ class MemoryProducerSession(ProducerSession):
 
 
 class MemoryConsumerSession(ConsumerSession):
-    """A receiver queue of ``receiver_queue_size`` permits; deliveries reach the listener from one greenlet, in order."""
+    """A receiver queue of ``receiver_queue_size`` permits; deliveries reach the listener from one greenlet."""
 
     def __init__(self, broker: MemoryBroker, listener: ConsumerListener) -> None:
         self.broker = broker

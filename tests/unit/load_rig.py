@@ -6,6 +6,8 @@ only the endpoint is the in-memory broker. Every wait is bounded in time.
 
 from __future__ import annotations
 
+from locust.env import Environment
+
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -14,7 +16,6 @@ from pathlib import Path
 
 import gevent
 from gevent.pool import Group
-from locust.env import Environment
 
 from harness.drivers.memory import MemoryBroker, MemoryDriver
 from harness.events import schema

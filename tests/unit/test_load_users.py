@@ -1,4 +1,4 @@
-"""The harness's real producers and consumers on the in-memory driver: event rows and counters, in well under a second."""
+"""The real producers and consumers on the in-memory driver: event rows and counters, in well under a second."""
 
 from __future__ import annotations
 
