@@ -77,6 +77,8 @@ class Broker:
         self._timers: list[tuple[float, int, str, Consumer, int, int]] = []
         self._timer_serial = 0
         self._ack_timeouts = False  # set once any consumer asks for ackTimeoutMillis
+        self._batch_reads = self.config.queue_model == "proxy"
+        self._unread: dict[Subscription, None] = {}  # published to, not dispatched yet (batched reads)
 
     # --- topics and producers ------------------------------------------------------------------
 
@@ -107,7 +109,11 @@ class Broker:
         """Append a message stamped with ``publishTime`` from the clock and dispatch it.
 
         ``fragment`` is a parsed publish (:func:`harness.emulator.frames.parse_publish`); returns the
-        message id. Raises BacklogQuotaExceeded.
+        message id. Raises BacklogQuotaExceeded. In the proxy queue model the dispatch waits for the
+        next :meth:`take_deliveries` (or any other dispatch of the subscription): Pulsar's dispatcher
+        reads what was added while its previous read was under way in one batch and hands it out round
+        robin in chunks (PersistentDispatcherMultipleConsumers.readMoreEntries / sendMessagesToConsumers),
+        so a burst arrives in runs of up to dispatcherMaxRoundRobinBatchSize per consumer.
         """
         state = self.topics.get(topic)
         if state is None:  # deleted under its producer: never re-created by a publish
@@ -122,11 +128,23 @@ class Broker:
         state.published += 1
         if not subs:
             log.trim(log.end)  # no subscription: Pulsar retains nothing
+        elif self._batch_reads:
+            unread = self._unread
+            for sub in subs.values():
+                if sub.consumers:
+                    unread[sub] = None
         else:
             for sub in subs.values():
                 if sub.consumers:
                     self._dispatch(sub)
         return log.message_id(entry)
+
+    def flush(self) -> None:
+        """Dispatch what was published since the last read, as one batch per subscription."""
+        while self._unread:
+            sub = next(iter(self._unread))
+            self._unread.pop(sub)
+            self._dispatch(sub)
 
     # --- consumers -----------------------------------------------------------------------------
 
@@ -366,6 +384,8 @@ class Broker:
 
     def take_deliveries(self) -> list[Delivery]:
         """Every delivery decided since the last call, in order. The caller must send them."""
+        if self._unread:
+            self.flush()
         out, self._out = self._out, []
         return out
 
@@ -385,6 +405,8 @@ class Broker:
         consumer goes on to its socket at once if the handler has room (Subscription.deliver), so the
         order of frames is the order of the broker's decisions.
         """
+        if self._unread:
+            self._unread.pop(sub, None)  # this dispatch reads what was published, too
         if not sub.consumers:
             return
         proxy = pump.proxy if pump is not None else None

@@ -94,7 +94,10 @@ class EmulatorServer:
         bad_requests = RateLimitedLog(log)
         self.api = GdnApi(self.broker, self.auth, bad_requests)
         self.connections: dict[int, Connection] = {}
-        self.session = sockets.Session(self.broker, self.route, self.connections, self._new_connection, bad_requests)
+        self._route_scheduled = False
+        self.session = sockets.Session(
+            self.broker, self.route, self._route_soon, self.connections, self._new_connection, bad_requests
+        )
         self.app = web.Application(client_max_size=wire.MAX_TEXT_FRAME_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
         self.app.on_startup.append(self._start_ticking)
@@ -161,6 +164,17 @@ class EmulatorServer:
             conn = connections.get(socket_id)
             if conn is not None:
                 conn.close_after_sending(sockets.CLOSE_GOING_AWAY, reason)
+
+    def _route_soon(self) -> None:
+        """Route once the event loop has handled every frame it already read: a burst of publishes is then
+        dispatched as one read, as Pulsar's dispatcher reads what arrived while it was busy."""
+        if not self._route_scheduled:
+            self._route_scheduled = True
+            asyncio.get_running_loop().call_soon(self._routed_soon)
+
+    def _routed_soon(self) -> None:
+        self._route_scheduled = False
+        self.route()
 
     async def _tick_forever(self) -> None:
         broker = self.broker

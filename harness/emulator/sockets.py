@@ -38,6 +38,7 @@ class Session:
 
     broker: Broker
     route: Callable[[], None]
+    route_soon: Callable[[], None]  # route once the frames already read are all handled (a burst is one read)
     connections: dict[int, Connection]  # by consumer or producer id
     new_connection: Callable[[web.WebSocketResponse], Connection]
     bad_requests: RateLimitedLog  # refused handshakes, shared with the REST errors
@@ -111,7 +112,7 @@ async def _publish_frames(ws: web.WebSocketResponse, conn: Connection, target: w
             conn.push(frames.publish_error(frames.PublishRejected(frames.UNKNOWN_ERROR, exc.reason, parsed.context)))
             continue
         conn.push(frames.publish_ack(message_id.decode(), parsed.context))
-        s.route()
+        s.route_soon()
 
 
 async def consumer(request: web.Request, target: wire.WsPath, s: Session, create: bool) -> web.StreamResponse:

@@ -48,9 +48,9 @@ def test_a_non_durable_subscription_goes_with_its_last_consumer_and_keeps_nothin
     b = make_broker()
     first, second = subscribe(b, sub="nd", durable=False), subscribe(b, sub="nd", durable=False)
     publish(b, 4)
-    assert owners(b.take_deliveries()) == [first.id, second.id] * 2
+    assert owners(b.take_deliveries()) == [first.id] * 4  # a burst is one read, handed out in chunks of 20
     b.close_consumer(first.id)
-    assert owners(b.take_deliveries()) == [second.id] * 2  # the first one's unacked messages
+    assert owners(b.take_deliveries()) == [second.id] * 4  # the first one's unacked messages
     b.close_consumer(second.id)
     assert "nd" not in b.topics[TOPIC].subscriptions and len(b.topics[TOPIC].log) == 0
     publish(b, 1, start=4)
