@@ -39,6 +39,11 @@ MIN_STEP_SECONDS = 0.001
 NAME_OPTIONS: tuple[str, ...] = ("--topic", "--subscription", "--stream", "--fabric", "--tenant")
 MAX_NAME_CHARS = 1000
 
+#: The binary protocol sends payload bytes as they are (no base64, no JSON envelope): a message may reach
+#: Pulsar's default maxMessageSize (broker.conf, 5 MiB), less room for the stamp's properties and metadata.
+NATIVE_MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+NATIVE_ENVELOPE_BYTES = 4096
+
 #: Every number option's (flag, lowest, highest), checked in this order. NaN and infinity are in no range.
 NUMBER_RANGES: tuple[tuple[str, float, float], ...] = (
     ("--producers", 0, MAX_USERS),
@@ -331,7 +336,13 @@ class LoadSettings:
         problem = run_id_problem(self.run_id) if self.run_id else None
         if problem:
             raise SettingsError(f"--run-id {self.run_id!r}: {problem}")
-        if payload_frame_bytes(self.size) > wire.MAX_TEXT_FRAME_BYTES:
+        if self.native_protocol:
+            if self.size + NATIVE_ENVELOPE_BYTES > NATIVE_MAX_MESSAGE_BYTES:
+                raise SettingsError(
+                    f"--size {self.size} with its stamp and metadata passes the broker's "
+                    f"{NATIVE_MAX_MESSAGE_BYTES}-byte message limit (Pulsar's default maxMessageSize)"
+                )
+        elif payload_frame_bytes(self.size) > wire.MAX_TEXT_FRAME_BYTES:
             raise SettingsError(
                 f"--size {self.size} makes a frame of {payload_frame_bytes(self.size)} bytes, over the endpoint's "
                 f"{wire.MAX_TEXT_FRAME_BYTES}-byte frame limit"

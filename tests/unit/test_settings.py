@@ -243,3 +243,9 @@ def test_the_token_of_a_native_run_stays_off_the_command_line_and_out_of_run_jso
     assert "eyJ.native.secret" not in " ".join(to_arguments(settings))
     assert secret_environment(settings) == {"STREAMHARNESS_TOKEN": "eyJ.native.secret"}
     assert "eyJ.native.secret" not in repr(redact(settings.as_dict()))  # what run.json's settings hold
+
+
+def test_the_binary_protocol_takes_payloads_up_to_pulsars_message_limit_not_the_proxys_frame_limit() -> None:
+    assert parse("--target", "pulsar-lite", "--size", "2000000").size == 2_000_000  # over a 1 MiB text frame
+    assert "frame limit" in refusal("--target", "pulsar", "--url", "ws://h:1", "--size", "2000000")
+    assert "5242880-byte message limit" in refusal("--target", "pulsar-lite", "--size", "5242880")

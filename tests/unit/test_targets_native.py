@@ -174,3 +174,19 @@ def test_the_broker_config_binds_loopback_only_and_turns_metrics_off(tmp_path: P
     assert config["metrics"]["enabled"] is False
     assert config["metrics"]["addr"].startswith("127.0.0.1:")
     assert "0.0.0.0" not in text
+
+
+def test_the_probe_client_verifies_tls_unless_told_not_to_and_logs_nowhere() -> None:
+    from harness.targets.native import PROBE_OPERATION_S, _client_arguments
+
+    request = {"service_url": "pulsar+ssl://b:6651", "tls": {"insecure": False, "ca_file": "/ca.pem"}}
+    verified = _client_arguments(request, TOKEN)
+    assert verified["tls_validate_hostname"] is True and verified["tls_trust_certs_file_path"] == "/ca.pem"
+    assert isinstance(verified["authentication"], pulsar.AuthenticationToken)
+    assert isinstance(verified["logger"], pulsar.FileLogger) and verified["logger"].log_file == "/dev/null"
+    assert verified["operation_timeout_seconds"] == PROBE_OPERATION_S
+    insecure = _client_arguments({"service_url": "pulsar+ssl://b", "tls": {"insecure": True, "ca_file": ""}}, "")
+    assert insecure["tls_allow_insecure_connection"] is True and "tls_validate_hostname" not in insecure
+    assert "authentication" not in insecure
+    plain = _client_arguments({"service_url": "pulsar://b", "tls": {"insecure": False, "ca_file": "/ca.pem"}}, "")
+    assert not any(name.startswith("tls_") for name in plain)
