@@ -55,6 +55,11 @@ class StoredMessage:
 class MemoryBroker:
     """One topic with one Shared subscription. ``max_consumers`` refuses further consumers as busy (HTTP 409)."""
 
+    def check_up(self) -> None:
+        """Raises ConnectError while the broker is down."""
+        if self.down:
+            raise ConnectError("cannot connect: [Errno 111] Connection refused")
+
     def __init__(
         self,
         receiver_queue_size: int = 1000,
@@ -66,6 +71,7 @@ class MemoryBroker:
         self.nack_delay_s = nack_delay_s
         self.max_consumers = max_consumers
         self.refuse = refuse  # a publish it answers with a non-empty error is refused, not stored
+        self.down = False  # while set, every connect fails as an unreachable endpoint's would
         self.backlog: deque[StoredMessage] = deque()  # stored, held by no consumer
         self.consumers: list[MemoryConsumerSession] = []
         self.producers: list[MemoryProducerSession] = []
@@ -275,6 +281,7 @@ class MemoryDriver(Driver):
 
     def open_producer(self, actor: str, listener: ProducerListener) -> ProducerSession:
         gevent.sleep(0)  # connecting is cooperative
+        self.broker.check_up()
         session = MemoryProducerSession(self.broker, listener)
         self.broker.producers.append(session)
         return session
@@ -282,6 +289,7 @@ class MemoryDriver(Driver):
     def open_consumer(self, actor: str, listener: ConsumerListener) -> ConsumerSession:
         gevent.sleep(0)
         broker = self.broker
+        broker.check_up()
         if broker.max_consumers is not None and len(broker.consumers) >= broker.max_consumers:
             raise ConnectError("handshake refused with HTTP 409", 409, "consumer busy", busy=True)
         session = MemoryConsumerSession(broker, listener)
