@@ -250,6 +250,7 @@ class MemoryConsumerSession(ConsumerSession):
             while self._queue and self._ended is None:
                 message, arrived_ns = self._queue.popleft()
                 self.permits += 1  # taken from the receiver queue: room for one more
+                self.broker.dispatch()
                 self.listener.on_delivery(
                     Delivery(
                         message_id=message.message_id,
@@ -262,8 +263,6 @@ class MemoryConsumerSession(ConsumerSession):
                         handle=message.message_id,
                     )
                 )
-                if not self.closed:
-                    self.broker.dispatch()
             if self._ended is not None:
                 self.listener.on_closed(Closed(time.time_ns(), self._ended))
                 return
