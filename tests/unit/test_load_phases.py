@@ -18,11 +18,16 @@ class FakeClock:
         return self.now
 
 
+def current(phases: RunPhase) -> Phase:
+    """The phase, read afresh (mypy would keep the type it narrowed to before the last transition)."""
+    return phases.phase
+
+
 def test_a_run_goes_waiting_producing_draining_done_and_back_to_idle() -> None:
     phases = RunPhase()
     assert phases.phase is Phase.IDLE
     phases.begin()
-    assert phases.phase is Phase.WAITING
+    assert current(phases) is Phase.WAITING
     phases.produce(50.0)
     phases.produce(80.0)  # the next stage
     assert (phases.phase, phases.rate) == (Phase.PRODUCING, 80.0)
@@ -31,7 +36,7 @@ def test_a_run_goes_waiting_producing_draining_done_and_back_to_idle() -> None:
     phases.done()
     phases.done()  # idempotent: a run stopped by hand after it ended
     phases.reset()
-    assert phases.phase is Phase.IDLE
+    assert current(phases) is Phase.IDLE
 
 
 @pytest.mark.parametrize(
