@@ -21,11 +21,9 @@ from harness.analysis.rate_search import SearchPlan
 from harness.argtypes import MAX_SECONDS
 from harness.errors import HarnessError, one_line
 from harness.events.runfolder import run_id_problem
-from harness.settings import MAX_RATE, MAX_USERS, SettingsError, check_url, payload_frame_bytes
+from harness.settings import MAX_RATE, MAX_USERS, TARGETS, LoadSettings, SettingsError, check_url, payload_frame_bytes
 from harness.userfiles import read_small_text
 from harness.wire import MAX_TEXT_FRAME_BYTES
-
-TARGETS = ("emulator", "gdn", "pulsar")
 
 #: The least bracket width the search narrows to, as a fraction: a finer one never ends in float arithmetic.
 MIN_RESOLUTION = 0.001
@@ -141,7 +139,7 @@ def _region(
         raise RegionsFileError(f"{where}: url: missing (required for target {region.target})")
     if region.url:
         try:
-            check_url("url", region.url)
+            check_url("url", region.url, LoadSettings(target=region.target, url=region.url).url_schemes())
         except SettingsError as exc:
             raise RegionsFileError(f"{where}: {exc}") from None
     gdn_credentials = region.api_key_env or region.token_env or (region.email_env and region.password_env)

@@ -79,7 +79,7 @@ class NativeEndpoint:
     service_url: str  # pulsar://host:6650 or pulsar+ssl://host:6651
     topic: str  # persistent://tenant/namespace/name
     subscription: str
-    token: str = ""  # a bearer token (from STREAMHARNESS_TOKEN); never logged
+    token: str = field(default="", repr=False)  # a bearer token (from STREAMHARNESS_TOKEN); never logged
     tls: TlsOptions = field(default_factory=lambda: TlsOptions())
     #: pulsar-lite 0.2.0 keys a subscription's consumers by the client-chosen consumer id, which every
     #: client numbers from 0: consumers of separate clients must be given ids that cannot clash
