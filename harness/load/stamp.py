@@ -34,7 +34,7 @@ def pattern_bytes(pattern: str, size: int, seed: int = 0) -> bytes:
 
 
 class PayloadSource:
-    """Payloads for one producer: a few pre-encoded bodies, rotated (random stays incompressible)."""
+    """Payloads for one producer: a few bodies, rotated (random stays incompressible)."""
 
     POOL = 16
 
@@ -43,11 +43,6 @@ class PayloadSource:
         self.size = size
         count = self.POOL if pattern == "random" else 1
         self._raw = [pattern_bytes(pattern, size, seed + i) for i in range(count)]
-        self._b64 = [base64.b64encode(raw).decode("ascii") for raw in self._raw]
-
-    def b64(self, seq: int) -> str:
-        """The base64 payload of message ``seq`` when the stamp is in the properties."""
-        return self._b64[seq % len(self._b64)]
 
     def raw(self, seq: int) -> bytes:
         """The body of message ``seq`` when the stamp is in the properties: one of a few shared objects.

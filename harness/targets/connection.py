@@ -1,7 +1,7 @@
 """A WebSocket connection to an endpoint: websocket-client, cooperative under gevent.
 
-The load users keep one per producer and consumer; a target opens one with :func:`probe` to
-check that the endpoint accepts a socket before any load starts. websocket-client is pure Python,
+Each session of the WebSocket driver (:mod:`harness.drivers.websocket`) keeps one; a target opens
+one with :func:`probe` to check that the endpoint accepts a socket before any load starts. websocket-client is pure Python,
 so Locust's monkey-patching makes its blocking calls yield to other greenlets. It does the
 handshake and sends; received frames are cut out of large socket reads by
 :class:`~harness.targets.frames.FrameReader` and handed over as bytes, with no UTF-8 validation
