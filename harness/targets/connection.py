@@ -1,8 +1,9 @@
 """A WebSocket connection to an endpoint: websocket-client, cooperative under gevent.
 
 Each session of the WebSocket driver (:mod:`harness.drivers.websocket`) keeps one; a target opens
-one with :func:`probe` to check that the endpoint accepts a socket before any load starts. websocket-client is pure Python,
-so Locust's monkey-patching makes its blocking calls yield to other greenlets. It does the
+one with :func:`probe` to check that the endpoint accepts a socket before any load starts.
+websocket-client is pure Python, so Locust's monkey-patching makes its blocking calls yield to
+other greenlets. It does the
 handshake and sends; received frames are cut out of large socket reads by
 :class:`~harness.targets.frames.FrameReader` and handed over as bytes, with no UTF-8 validation
 (it would triple the receive cost, and the frames are JSON that orjson parses from bytes anyway).
