@@ -1,0 +1,346 @@
+"""Native pulsar-client driver against the WebSocket driver and a bare pulsar-client loop, in one run.
+
+Three configurations, each climbing a ladder of offered total rates (STAGE_S per stage, one process
+per climb) with PRODUCERS producers and CONSUMERS Shared consumers of 100-byte messages doing the
+full cycle (produce, publish ack, delivery, ack; under Locust all four event rows are written):
+
+* native: one Locust process with ``--target pulsar --url pulsar://...`` against pulsar-lite;
+* ws: one Locust process with the WebSocket driver against the emulator;
+* raw: tests/bench/raw_native_loop.py, pulsar-client with no Locust, against pulsar-lite (the ceiling).
+
+The load process runs on core 0 and the broker or emulator on core 1 (``taskset``). A stage holds
+when the sends reach 99% of its schedule and publish acks, deliveries and acks within the stage
+reach 99% of its sends; each climb reports its highest held stage and the CPU per delivered message
+of the whole load process there (psutil user + system, so pulsar-client's own C++ threads count).
+All climb the same ladder, so CPU per message is compared at an equal offered rate; a climb ends
+once it is clearly past its limit (tests/bench/native_watch.py). Each climb repeats REPEATS times,
+interleaved, and medians with min-max are printed. Machines are noisy: compare the ratios of one
+run, not absolute figures across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from harness.analysis.load import load_run
+from harness.events import schema
+from harness.targets.emulator import EmulatorProcess
+from harness.targets.pulsar_lite import LiteProcess
+from tests.bench.native_watch import ClimbWatch
+
+ROOT = Path(__file__).resolve().parents[2]
+LOAD_CORE, PEER_CORE = 0, 1
+PRODUCERS = 10
+CONSUMERS = 4
+SIZE = 100
+STAGE_S = 2.5
+STEP = 1.15  # ladder ratio: the rate found is within one step (15%) below the true limit
+#: One ladder for every climb, so CPU per message compares at equal offered rates; a climb ends
+#: once it is clearly past its limit (ClimbWatch; the raw loop after two misses in a row).
+LADDER = [round(3000 * STEP**k, -1) for k in range(18)]  # 3,000 .. ~32,000 msg/s
+REPEATS = 3
+HELD = 0.99
+SAMPLE_S = 0.1
+WATCH_S = 0.5
+LOCUST_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One held-or-not stage of a climb."""
+
+    rate: float  # offered total msg/s
+    held: bool
+    sent_ratio: float  # sends over schedule
+    delivered_per_s: float
+    cpu_us_per_msg: float  # load process CPU per delivered message
+    load_cpu_percent: float
+    peer_cpu_percent: float  # broker's or emulator's
+    short: str = ""  # what missed the rule: "sent 0.95", "deliver 0.97 ack 0.97"
+
+
+@dataclass(frozen=True)
+class Climb:
+    stages: list[Stage]
+    note: str = ""
+
+    @property
+    def top(self) -> Stage | None:
+        """The highest held stage."""
+        held = [s for s in self.stages if s.held]
+        return max(held, key=lambda s: s.rate) if held else None
+
+    def at(self, rate: float) -> Stage | None:
+        return next((s for s in self.stages if s.held and abs(s.rate - rate) < 1e-6), None)
+
+
+def stop_by_pid(process: psutil.Popen) -> None:
+    """SIGTERM, then SIGKILL if it lingers (a no-op once it has exited)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except psutil.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def pin_peer(pid: int) -> None:
+    """Move every thread of a running broker or emulator to the peer core (-a: the broker has several)."""
+    subprocess.run(["taskset", "-a", "-pc", str(PEER_CORE), str(pid)], capture_output=True, check=False)
+
+
+def pinned(core: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *command] if shutil.which("taskset") else command
+
+
+def shortfall(scheduled: float, counts: dict[str, int]) -> str:
+    """The ratios that missed the rule (sends of the schedule, the rest of the sends); empty when held."""
+    sent = counts["send"]
+    ratios = {kind: n / max(1, sent) for kind, n in counts.items() if kind != "send"}
+    ratios = {"send": sent / scheduled, **ratios}
+    return " ".join(f"{kind} {ratio:.3f}" for kind, ratio in ratios.items() if ratio < HELD)
+
+
+def cpu_of(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+# --- raw pulsar-client loop -------------------------------------------------------------------
+
+
+def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: int) -> Climb:
+    command = [sys.executable, "-m", "tests.bench.raw_native_loop", service_url, ",".join(f"{r:g}" for r in rates)]
+    command += [str(stage_s), str(broker_pid)]
+    timeout = 30 + len(rates) * (stage_s + 1)
+    result = subprocess.run(pinned(LOAD_CORE, command), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 or not result.stdout.strip():
+        return Climb([], f"raw loop failed (exit {result.returncode}): {result.stderr.strip()[-300:]}")
+    stages = []
+    for row in json.loads(result.stdout.strip().splitlines()[-1])["stages"]:
+        delivered, seconds = max(1, row["delivered"]), row["seconds"]
+        counts = {"send": row["sent"], "publish_ok": row["published"], "deliver": row["delivered"]}
+        short = shortfall(row["scheduled"], counts)
+        stages.append(
+            Stage(
+                rate=row["rate"],
+                held=not short,
+                sent_ratio=row["sent"] / row["scheduled"],
+                delivered_per_s=row["delivered"] / seconds,
+                cpu_us_per_msg=1e6 * row["cpu_s"] / delivered,
+                load_cpu_percent=100 * row["cpu_s"] / seconds,
+                peer_cpu_percent=100 * row["peer_cpu_s"] / seconds,
+                short=short,
+            )
+        )
+    return Climb(stages)
+
+
+# --- Locust ------------------------------------------------------------------------------------
+
+
+class Sampler:
+    """CPU of the load process and of its peer, sampled with wall-clock stamps while the load runs."""
+
+    def __init__(self, load: psutil.Process, peer: psutil.Process) -> None:
+        self.load, self.peer = load, peer
+        self.t_ns: list[int] = []
+        self.load_cpu: list[float] = []
+        self.peer_cpu: list[float] = []
+
+    def sample(self) -> bool:
+        try:
+            load, peer = cpu_of(self.load), cpu_of(self.peer)
+        except psutil.Error:
+            return False
+        self.t_ns.append(time.time_ns())
+        self.load_cpu.append(load)
+        self.peer_cpu.append(peer)
+        return True
+
+    def between(self, which: list[float], a_ns: int, b_ns: int) -> float:
+        xs = np.array(self.t_ns, dtype=np.float64)
+        return float(np.interp(b_ns, xs, which) - np.interp(a_ns, xs, which))
+
+
+def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, peer_pid: int) -> Climb:
+    """One Locust process climbing ``rates`` after a warm-up stage at the first rate."""
+    run_id = f"{name}-{time.time_ns()}"
+    steps = ",".join(f"{r / PRODUCERS:g}" for r in [rates[0], *rates])
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary"]
+    command += [*args, "--topic", f"persistent://public/default/{run_id}", "--subscription", run_id]
+    command += ["--run-id", run_id, "--reports-dir", str(reports), "--producers", str(PRODUCERS)]
+    command += ["--consumers", str(CONSUMERS), "--size", str(SIZE), "--rate-profile", "step"]
+    command += ["--step-rates", steps, "--step-seconds", str(STAGE_S), "--drain-timeout", "3"]
+    log_path = reports / f"{run_id}.log"
+    with open(log_path, "wb") as log:
+        process = psutil.Popen(pinned(LOAD_CORE, command), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    sampler = Sampler(process, psutil.Process(peer_pid))
+    watch = ClimbWatch(reports / run_id, [rates[0], *rates], STAGE_S)
+    stopped_ns, why, next_check = 0, "", time.monotonic()
+    deadline = time.monotonic() + LOCUST_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline and sampler.sample():
+        if not stopped_ns and time.monotonic() >= next_check:
+            next_check += WATCH_S
+            why = watch.verdict()
+            if why:  # past the limit: Ctrl-C's orderly path still writes run.json and the events
+                stopped_ns = time.time_ns()
+                process.send_signal(signal.SIGINT)
+                deadline = min(deadline, time.monotonic() + 20)
+        time.sleep(SAMPLE_S)
+    stop_by_pid(process)
+    tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-4:])
+    try:
+        run = load_run(reports / run_id)
+    except Exception as exc:  # noqa: BLE001 - reported, the other climbs go on
+        return Climb([], f"{name}: no run to read ({exc}); exit {process.returncode}: {tail}")
+    manifest, events = run.manifest, run.events
+    marks = manifest.get("stages") or []
+    if len(marks) < 2:
+        return Climb([], f"{name}: the run stopped before its stages (exit {process.returncode}): {tail}")
+    times = {kind: np.sort(events.loc[events["kind"] == kind, "t_ns"].to_numpy()) for kind in KINDS}
+    stopped = int(manifest.get("producing_stopped_ns") or 0) or stopped_ns or time.time_ns()
+    ends = [int(m["started_ns"]) for m in marks[1:]] + [stopped]
+    stages = []
+    for mark, end in list(zip(marks, ends, strict=True))[1:]:  # the first stage is the warm-up
+        start = int(mark["started_ns"])
+        end = min(end, stopped_ns or end)
+        rate = float(mark["rate"]) * PRODUCERS
+        seconds = (end - start) / 1e9
+        if seconds < 0.9 * STAGE_S:
+            stages.append(Stage(round(rate), False, 0.0, 0.0, 0.0, 0.0, 0.0, f"cut short: {why}"))
+            continue
+        n = {k: int(np.searchsorted(t, end) - np.searchsorted(t, start)) for k, t in times.items()}
+        load_cpu = sampler.between(sampler.load_cpu, start, end)
+        short = shortfall(rate * seconds, n)
+        stages.append(
+            Stage(
+                rate=round(rate),
+                held=not short,
+                sent_ratio=n[schema.SEND] / (rate * seconds),
+                delivered_per_s=n[schema.DELIVER] / seconds,
+                cpu_us_per_msg=1e6 * load_cpu / max(1, n[schema.DELIVER]),
+                load_cpu_percent=100 * load_cpu / seconds,
+                peer_cpu_percent=100 * sampler.between(sampler.peer_cpu, start, end) / seconds,
+                short=short,
+            )
+        )
+    if stopped_ns:
+        return Climb(stages, f"stopped early: {why}")
+    note = "" if process.returncode == 0 else f"{name}: Locust exit {process.returncode}: {tail}"
+    return Climb(stages, note)
+
+
+KINDS = (schema.SEND, schema.PUBLISH_OK, schema.DELIVER, schema.ACK)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def spread(values: list[float], fmt: Callable[[float], str]) -> str:
+    if not values:
+        return "n/a"
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def rate_text(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def us_text(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def ratio_text(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def describe(name: str, climbs: list[Climb]) -> None:
+    tops = [c.top for c in climbs]
+    held = [t.rate if t else 0.0 for t in tops]
+    cpu = [t.cpu_us_per_msg for t in tops if t]
+    lcpu = [t.load_cpu_percent for t in tops if t]
+    pcpu = [t.peer_cpu_percent for t in tops if t]
+    print(
+        f"{name:<7} highest held "
+        f"{spread(held, rate_text)} msg/s; there {spread(cpu, us_text)} us CPU/msg, "
+        f"load {spread(lcpu, rate_text)}% CPU, peer {spread(pcpu, rate_text)}% CPU"
+    )
+    for index, climb in enumerate(climbs):
+        marks = " ".join(
+            f"{rate_text(s.rate)}:{s.cpu_us_per_msg:.0f}us" if s.held else f"{rate_text(s.rate)}:MISS[{s.short}]"
+            for s in climb.stages
+        )
+        print(f"        #{index + 1}: {marks}" + (f"  [{climb.note}]" if climb.note else ""))
+
+
+def ratios(native: list[Climb], ws: list[Climb], raw: list[Climb]) -> None:
+    rate_ratio, cpu_ratio, cpu_vs_ws = [], [], []
+    for n, w, r in zip(native, ws, raw, strict=True):
+        nt, wt = n.top, w.top
+        if nt and wt:
+            rate_ratio.append(nt.rate / wt.rate)
+        if nt:
+            same = r.at(nt.rate) or r.top
+            if same:
+                cpu_ratio.append(nt.cpu_us_per_msg / same.cpu_us_per_msg)
+        same_as_ws = n.at(wt.rate) if wt else None
+        if same_as_ws and wt:
+            cpu_vs_ws.append(same_as_ws.cpu_us_per_msg / wt.cpu_us_per_msg)
+    print(f"native rate / ws rate:                      {spread(rate_ratio, ratio_text)}  (goal >= 2x, aim 3x)")
+    print(f"native CPU/msg / raw CPU/msg (same rate):   {spread(cpu_ratio, ratio_text)}  (goal <= 1.5x)")
+    print(f"native CPU/msg / ws CPU/msg (at ws's top):  {spread(cpu_vs_ws, ratio_text)}")
+
+
+def main() -> None:
+    if not shutil.which("taskset"):
+        print("taskset not found: processes are not pinned, figures mix both cores")
+    os.sched_setaffinity(0, {PEER_CORE})  # this process only samples and reads: keep core 0 for the load
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess() as emulator:
+        assert emulator.pid is not None
+        pin_peer(emulator.pid)
+        ws_base = emulator.url.replace("http://", "ws://")
+        print(
+            f"ladder {rate_text(LADDER[0])}..{rate_text(LADDER[-1])} msg/s x{STEP}, {STAGE_S:g} s stages; "
+            f"{PRODUCERS} producers, {CONSUMERS} consumers, {SIZE} B; load on core {LOAD_CORE}, "
+            f"broker/emulator on core {PEER_CORE}",
+            flush=True,
+        )
+        ws_args = ["--target", "emulator", "--url", ws_base]
+        raw, native, ws = [], [], []
+        for _ in range(REPEATS):  # a fresh broker for each climb: no earlier climb's data in its store
+            with LiteProcess() as broker:
+                assert broker.pid is not None
+                pin_peer(broker.pid)
+                raw.append(raw_climb(broker.url, LADDER, STAGE_S, broker.pid))
+            with LiteProcess() as broker:
+                assert broker.pid is not None
+                pin_peer(broker.pid)
+                native_args = ["--target", "pulsar", "--url", broker.url]
+                native.append(locust_climb("native", native_args, LADDER, Path(tmp), broker.pid))
+            ws.append(locust_climb("ws", ws_args, LADDER, Path(tmp), emulator.pid))
+        describe("raw", raw)
+        describe("native", native)
+        describe("ws", ws)
+        ratios(native, ws, raw)
+    print(f"(medians over {REPEATS} interleaved repeats, min-max in brackets; {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
