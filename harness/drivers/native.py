@@ -170,10 +170,15 @@ class NativeDriver(Driver):
         self.settings = settings
         self.placement = placement
         self._logger = client_logger(native.token)
-        self._client = self._new_client()
         self._clients_per_consumer = native.distinct_consumer_ids and placement.count > 1
         self._slots: set[int] = set()  # consumer slots in use (per-consumer clients)
         self._closing: list[HubFuture[Any]] = []  # closes not yet completed
+        # Every client, producer and consumer handle this driver made, kept until the driver is gone:
+        # a C++ object that holds a Python callable (a listener, a callback) and dies on one of the
+        # client's threads while the interpreter exits takes the GIL too late, and the process aborts
+        # ("terminate called without an active exception"). Held here, they die on the main thread.
+        self._handles: list[Any] = []
+        self._client = self._new_client()
         self._sessions: set[_NativeSession] = set()
         self._watcher: gevent.Greenlet[Any, None] | None = None
         self._closed = False
@@ -185,7 +190,7 @@ class NativeDriver(Driver):
         native = self.native
         tls = native.tls
         try:
-            return pulsar.Client(
+            client = pulsar.Client(
                 native.service_url,
                 authentication=pulsar.AuthenticationToken(native.token) if native.token else None,
                 operation_timeout_seconds=OPERATION_TIMEOUT_S,
@@ -196,15 +201,16 @@ class NativeDriver(Driver):
             )
         except (ValueError, _pulsar.PulsarException) as exc:
             raise TargetError(f"pulsar client for {native.service_url}: {exc}") from None
+        return self._keep(client)
 
-    def _await(self, start: Callable[[Callable[[Any], None]], None], what: str, late: Callable[[Any], None]) -> Any:
+    def _await(self, start: Callable[[Callable[[Any], None]], None], what: str) -> Any:
         """Run an ``*_async_v2`` call and wait cooperatively for its value (a handle or ``_pulsar.Error``)."""
         future: HubFuture[Any] = HubFuture()
         start(future.set)
         try:
-            return future.get(timeout=OPERATION_TIMEOUT_S + OPEN_GRACE_S)
+            return self._keep(future.get(timeout=OPERATION_TIMEOUT_S + OPEN_GRACE_S))
         except gevent.Timeout:
-            future.abandon(late)
+            future.abandon(self._close_late)
             raise ConnectError(f"{what}: no answer within {OPERATION_TIMEOUT_S + OPEN_GRACE_S:g} s") from None
 
     # -- producers -----------------------------------------------------------------------------
@@ -221,7 +227,6 @@ class NativeDriver(Driver):
         value = self._await(
             lambda done: client.create_producer_async_v2(self.native.topic, conf, done),
             "create producer",
-            _close_late,
         )
         if isinstance(value, _pulsar.Error):
             raise ConnectError(f"create producer on {self.native.topic}: {_result_name(value)}")
@@ -263,13 +268,13 @@ class NativeDriver(Driver):
             try:
                 value = future.get(timeout=max(0.0, deadline - time.monotonic()))
             except gevent.Timeout:
-                future.abandon(_close_late)
+                future.abandon(self._close_late)
                 failure = failure or "no answer"
                 continue
             if isinstance(value, _pulsar.Error):
                 failure = failure or _result_name(value)
             else:
-                self._close_handle(value)
+                self._close_handle(self._keep(value))
         if failure:
             raise ConnectError(f"subscribe {self.native.subscription}: padding the consumer id failed: {failure}")
 
@@ -292,7 +297,6 @@ class NativeDriver(Driver):
         value = self._await(
             lambda done: client._client.subscribe_async_v2(self.native.topic, self.native.subscription, conf, done),
             "subscribe",
-            _close_late,
         )
         if isinstance(value, _pulsar.Error):
             session._abandon()
@@ -317,6 +321,16 @@ class NativeDriver(Driver):
 
     def _forget(self, session: _NativeSession) -> None:
         self._sessions.discard(session)
+
+    def _keep(self, handle: Any) -> Any:
+        if not isinstance(handle, _pulsar.Error):
+            self._handles.append(handle)
+        return handle
+
+    def _close_late(self, value: object) -> None:
+        """An open that answered after its caller gave up: close what it opened."""
+        if hasattr(value, "close_async"):
+            self._close_handle(self._keep(value))
 
     def _close_handle(self, handle: Any, slot: int = -1) -> None:
         """``close_async`` a producer, consumer or a consumer's own client, tracked until it completes.
@@ -368,13 +382,6 @@ class NativeDriver(Driver):
         # Wait for every close: a C++ thread that calls back into Python while the interpreter
         # exits aborts the process ("terminate called without an active exception").
         self._wait_closing(deadline)
-
-
-def _close_late(value: object) -> None:
-    """An open that answered after its caller gave up: close what it opened."""
-    close = getattr(value, "close_async", None)
-    if close is not None:
-        close(_ignore_result)
 
 
 class _NativeSession:

@@ -30,6 +30,7 @@ import pytest
 from harness.drivers import Placement
 from harness.drivers.base import (
     Closed,
+    ConnectError,
     ConsumerSession,
     Delivery,
     OutgoingMessage,
@@ -250,9 +251,10 @@ def scenario_handover(url: str, topic: str) -> dict[str, Any]:
 
 def scenario_loss(url: str, topic: str, broker_pid: str) -> dict[str, Any]:
     """The broker is killed: both sessions hear on_closed, a send then raises SessionClosed, close is bounded."""
-    from harness.drivers.native import NativeDriver
+    from harness.drivers import native
 
-    driver = NativeDriver(_endpoint(url, topic), _settings(), Placement(0, 1))
+    native.OPERATION_TIMEOUT_S = 2  # a subscribe to the dead broker gives up after 2 s, not 10
+    driver = native.NativeDriver(_endpoint(url, topic), _settings(), Placement(0, 1))
     ticker = Ticker()
     recorder = Recorder()
     _open_consumer(driver, "c0", recorder)
@@ -269,6 +271,14 @@ def scenario_loss(url: str, topic: str, broker_pid: str) -> dict[str, Any]:
         after = "sent"
     except SessionClosed:
         after = "SessionClosed"
+    gap_before_reopen = ticker.longest
+    began = time.monotonic()
+    try:  # the broker is down: the client retries until its operation timeout, the hub runs meanwhile
+        driver.open_consumer("c1", Recorder())
+        reopen = "opened"
+    except ConnectError as exc:
+        reopen = str(exc)
+    reopen_s = time.monotonic() - began
     began = time.monotonic()
     driver.close()
     return {
@@ -276,9 +286,37 @@ def scenario_loss(url: str, topic: str, broker_pid: str) -> dict[str, Any]:
         "producer_closed": [c.reason for c in outcomes.closed],
         "seen_s": seen,
         "send_after_loss": after,
+        "reopen": reopen,
+        "reopen_s": reopen_s,
+        "gap_before_reopen_s": gap_before_reopen,
         "close_s": time.monotonic() - began,
         "hub_gap_s": ticker.stop(),
     }
+
+
+class Slow(Recorder):
+    """Sleeps in its listener, as a slow consumer's processing does."""
+
+    def on_delivery(self, delivery: Delivery) -> None:
+        gevent.sleep(0.05)
+        super().on_delivery(delivery)
+
+
+def scenario_slow(url: str, topic: str) -> dict[str, Any]:
+    """A consumer sleeping 50 ms per delivery holds back only itself, and takes no more than its queues."""
+    from harness.drivers.native import NativeDriver
+
+    driver = NativeDriver(_endpoint(url, topic), _settings(receiver_queue_size=5), Placement(0, 1))
+    ticker = Ticker()
+    slow, fast = Slow(), Recorder()
+    _open_consumer(driver, "slow", slow)
+    _open_consumer(driver, "fast", fast)
+    producer = driver.open_producer("p0", Outcomes())
+    for seq in range(200):
+        producer.send(_message(seq))
+    _wait(lambda: len(slow.rows) + len(fast.rows) >= 200, 30)
+    driver.close()
+    return {"slow": slow.rows, "fast": fast.rows, "hub_gap_s": ticker.stop()}
 
 
 def scenario_consume(url: str, topic: str, index: str, count: str, quiet: str) -> dict[str, Any]:
@@ -322,6 +360,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "nack": scenario_nack,
     "handover": scenario_handover,
     "loss": scenario_loss,
+    "slow": scenario_slow,
     "consume": scenario_consume,
     "produce": scenario_produce,
 }
@@ -407,7 +446,22 @@ def test_a_killed_broker_closes_both_sessions(broker: PulsarLite) -> None:
     assert all("connection lost" in reason for reason in result["consumer_closed"] + result["producer_closed"])
     assert result["seen_s"] < 3.0
     assert result["send_after_loss"] == "SessionClosed"
+    assert result["reopen"].startswith("subscribe sub on"), result["reopen"]
+    assert 1.5 < result["reopen_s"] < 8.0, "the subscribe waited for the client's operation timeout"
     assert result["close_s"] < 8.0
+    assert result["hub_gap_s"] < MAX_HUB_GAP_S, "the hub ran while the subscribe waited"
+
+
+def test_a_slow_listener_holds_back_only_its_own_session(broker: PulsarLite) -> None:
+    result = run_scenario("slow", broker.url, _topic())
+    slow, fast = result["slow"], result["fast"]
+    uids = [row["uid"] for row in slow + fast]
+    assert sorted(uids) == sorted(f"p0/{seq}" for seq in range(200)), "exactly once"
+    # the slow one takes at most its receiver queue (5) plus as many waiting on the hub, plus one in hand
+    assert 1 <= len(slow) <= 12, len(slow)
+    fast_done = max(row["handled_ns"] for row in fast)
+    slow_done = max(row["handled_ns"] for row in slow)
+    assert fast_done < slow_done, "the fast consumer finished while the slow one was still sleeping"
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
