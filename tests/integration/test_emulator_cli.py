@@ -38,6 +38,9 @@ def _close_sockets() -> Iterator[None]:
         (["--round-robin-batch", "2147483648"], "must be from 1 to 2147483647"),
         (["--backlog-bytes", "0"], "must be from 1 to"),
         (["--backlog-bytes", "1GB"], "not a number"),
+        (["--queue-model", "layered"], "--queue-model"),
+        (["--pulsar-version", "3.0"], "--pulsar-version"),
+        (["--timers", "fast"], "--timers"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -82,7 +82,9 @@ def test_unacked_messages_of_a_closed_consumer_go_to_the_other(ws_url: str) -> N
     got = [receive(b) for _ in range(4)]
     assert sorted(number(f) for f in got) == [0, 1, 2, 3]
     assert {number(f) for f in held} <= {number(f) for f in got}
-    assert all(f["redeliveryCount"] == 0 for f in got)
+    # Pulsar 2.8 (the default) counts a replay after a consumer leaves (PR #5895; reverted in 2.11 by #17060).
+    held_numbers = {number(f) for f in held}
+    assert all(f["redeliveryCount"] == (1 if number(f) in held_numbers else 0) for f in got)
     b.close()
     p.close()
 
