@@ -3,8 +3,10 @@
 A climb's stages above the highest held one only cost time: past the limit the backlog or the send
 lag grows without bound, and no later, higher stage can hold. The watch reads what the Locust
 process appends to its events CSV files (byte counts of the kind column; no parsing of the rows
-but the last send) and says stop when the consumers' acks trail the sends by more than
-BACKLOG_S of the offered rate, or the newest send went out more than LAG_S after its intended time.
+but the last send) and says stop when the consumers' acks trail the sends by more than BACKLOG_S
+of the offered rate, the newest send went out more than LAG_S after its intended time, or the
+sends trail the nominal schedule by more than DEFICIT_S of the offered rate (a generator that
+cannot keep up may skip rather than run late).
 The verdict on every stage still comes from the full event log afterwards, by the stage rule.
 """
 
@@ -19,6 +21,8 @@ from harness.events import schema
 
 BACKLOG_S = 2.5
 LAG_S = 1.5
+DEFICIT_S = 2.0
+FLUSH_SLACK_S = 0.5  # rows reach the files up to this late
 _SEND = f",{schema.SEND},".encode()
 _ACK = f",{schema.ACK},".encode()
 _INTENDED = schema.COLUMNS.index("intended_ns")
@@ -75,10 +79,22 @@ class ClimbWatch:
         if not started:
             return ""
         self._read()
-        stage = min(len(self.rates) - 1, int((time.time_ns() - started) / 1e9 / self.stage_s))
-        rate = self.rates[max(0, stage)]
+        elapsed = (time.time_ns() - started) / 1e9
+        rate = self.rates[min(len(self.rates) - 1, int(elapsed / self.stage_s))]
         if self.sends - self.acks > BACKLOG_S * rate:
             return f"acks {self.sends - self.acks:,} behind the sends"
         if self.last_lag_s > LAG_S:
             return f"sends {self.last_lag_s:.1f} s behind schedule"
+        deficit = self.scheduled(elapsed - FLUSH_SLACK_S) - self.sends
+        if deficit > DEFICIT_S * rate:
+            return f"{deficit:,.0f} sends short of the schedule"
         return ""
+
+    def scheduled(self, elapsed: float) -> float:
+        """Sends due ``elapsed`` seconds into producing, by the nominal stage times (stages only start later)."""
+        due, left = 0.0, max(0.0, elapsed)
+        for rate in self.rates:
+            step = min(left, self.stage_s)
+            due += rate * step
+            left -= step
+        return due
