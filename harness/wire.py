@@ -184,16 +184,17 @@ def decode_publish_ack(text: str | bytes) -> PublishAck:
 # --- consumer frames -----------------------------------------------------------------------------
 
 
-def encode_ack(message_id_value: str) -> str:
-    return orjson.dumps({"messageId": message_id_value}).decode()
+def encode_ack(message_id_value: str) -> bytes:
+    """An ack frame, as UTF-8 bytes (what the socket sends)."""
+    return orjson.dumps({"messageId": message_id_value})
 
 
-def encode_nack(message_id_value: str) -> str:
-    return orjson.dumps({"type": "negativeAcknowledge", "messageId": message_id_value}).decode()
+def encode_nack(message_id_value: str) -> bytes:
+    return orjson.dumps({"type": "negativeAcknowledge", "messageId": message_id_value})
 
 
-def encode_permit(count: int) -> str:
-    return orjson.dumps({"type": "permit", "permitMessages": count}).decode()
+def encode_permit(count: int) -> bytes:
+    return orjson.dumps({"type": "permit", "permitMessages": count})
 
 
 def _load_object(text: str | bytes) -> dict[str, Any]:

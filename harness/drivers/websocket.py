@@ -230,13 +230,13 @@ class WsConsumerSession(_WsSession, ConsumerSession):
         super().__init__(conn, listener.on_closed, listener.on_failure)
 
     def ack(self, delivery: Delivery) -> bool:
-        return self._send(orjson.dumps({"messageId": delivery.message_id}))
+        return self._send(wire.encode_ack(delivery.message_id))
 
     def nack(self, delivery: Delivery) -> bool:
-        return self._send(orjson.dumps({"type": "negativeAcknowledge", "messageId": delivery.message_id}))
+        return self._send(wire.encode_nack(delivery.message_id))
 
     def permit(self, count: int) -> bool:
-        return self._send(orjson.dumps({"type": "permit", "permitMessages": count}))
+        return self._send(wire.encode_permit(count))
 
     def _handle(self, data: bytes) -> None:
         received_ns = self.conn.received_ns  # when the socket read returned, not when this frame's turn came
