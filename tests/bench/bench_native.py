@@ -132,10 +132,11 @@ def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: 
         result = subprocess.run(pinned(LOAD_CORE, command), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:  # run() has killed it
         return Climb([], f"raw loop did not finish within {timeout:g} s")
-    if result.returncode != 0 or not result.stdout.strip():
+    lines = [line for line in result.stdout.splitlines() if line.startswith('{"stages"')]
+    if result.returncode != 0 or not lines:
         return Climb([], f"raw loop failed (exit {result.returncode}): {result.stderr.strip()[-300:]}")
     stages = []
-    for row in json.loads(result.stdout.strip().splitlines()[-1])["stages"]:
+    for row in json.loads(lines[-1])["stages"]:
         delivered, seconds = max(1, row["delivered"]), row["seconds"]
         counts = {"send": row["sent"], "publish_ok": row["published"], "deliver": row["delivered"]}
         short = shortfall(row["scheduled"], counts)

@@ -62,7 +62,10 @@ def cpu_seconds(process: psutil.Process) -> float:
 def main(service_url: str, rates: list[float], stage_seconds: float, peer_pid: int) -> None:
     counts = Counters()
     topic = f"persistent://public/default/rawnative-{os.getpid()}-{time.time_ns()}"
-    client = pulsar.Client(service_url, operation_timeout_seconds=10)
+    # a C++ logger (no Python logger: one would take the GIL for every log line of every level)
+    client = pulsar.Client(
+        service_url, operation_timeout_seconds=10, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
+    )
 
     def on_message(consumer: pulsar.Consumer, message: pulsar.Message) -> None:
         message.properties()  # the stamp, as a consumer must read it
