@@ -70,6 +70,7 @@ class Stage:
     cpu_us_per_msg: float  # load process CPU per delivered message
     load_cpu_percent: float
     peer_cpu_percent: float  # broker's or emulator's
+    others_percent: float  # what other processes took of the load core meanwhile (a busy machine)
     short: str = ""  # what missed the rule: "sent 0.95", "deliver 0.97 ack 0.97"
 
 
@@ -124,17 +125,15 @@ def cpu_of(process: psutil.Process) -> float:
 # --- raw pulsar-client loop -------------------------------------------------------------------
 
 
-def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: int) -> Climb:
+def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: int, folder: Path) -> Climb:
     command = [sys.executable, "-m", "tests.bench.raw_native_loop", service_url, ",".join(f"{r:g}" for r in rates)]
     command += [str(stage_s), str(broker_pid)]
-    timeout = 30 + len(rates) * (stage_s + 1)
-    try:
-        result = subprocess.run(pinned(LOAD_CORE, command), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:  # run() has killed it
-        return Climb([], f"raw loop did not finish within {timeout:g} s")
-    lines = [line for line in result.stdout.splitlines() if line.startswith('{"stages"')]
-    if result.returncode != 0 or not lines:
-        return Climb([], f"raw loop failed (exit {result.returncode}): {result.stderr.strip()[-300:]}")
+    log_path = folder / f"raw-{time.time_ns()}.log"
+    run = run_sampled(command, broker_pid, 30 + len(rates) * (stage_s + 1), log_path)
+    text = log_path.read_text(errors="replace")
+    lines = [line for line in text.splitlines() if line.startswith('{"stages"')]
+    if run.code != 0 or not lines:
+        return Climb([], f"raw loop failed (exit {run.code}): {' | '.join(text.strip().splitlines()[-3:])}")
     stages = []
     for row in json.loads(lines[-1])["stages"]:
         delivered, seconds = max(1, row["delivered"]), row["seconds"]
@@ -149,23 +148,31 @@ def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: 
                 cpu_us_per_msg=1e6 * row["cpu_s"] / delivered,
                 load_cpu_percent=100 * row["cpu_s"] / seconds,
                 peer_cpu_percent=100 * row["peer_cpu_s"] / seconds,
+                others_percent=run.sampler.others_percent(row["start_ns"], row["end_ns"]),
                 short=short,
             )
         )
     return Climb(stages)
 
 
-# --- Locust ------------------------------------------------------------------------------------
+# --- sampling ----------------------------------------------------------------------------------
+
+
+def core_busy(core: int) -> float:
+    """Seconds the core has been busy, whatever ran on it."""
+    times = psutil.cpu_times(percpu=True)[core]
+    return float(times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0))
 
 
 class Sampler:
-    """CPU of the load process and of its peer, sampled with wall-clock stamps while the load runs."""
+    """CPU of the load process, of its peer and of the load core, with wall-clock stamps, while the load runs."""
 
     def __init__(self, load: psutil.Process, peer: psutil.Process) -> None:
         self.load, self.peer = load, peer
         self.t_ns: list[int] = []
         self.load_cpu: list[float] = []
         self.peer_cpu: list[float] = []
+        self.core: list[float] = []
 
     def sample(self) -> bool:
         try:
@@ -175,11 +182,53 @@ class Sampler:
         self.t_ns.append(time.time_ns())
         self.load_cpu.append(load)
         self.peer_cpu.append(peer)
+        self.core.append(core_busy(LOAD_CORE))
         return True
 
     def between(self, which: list[float], a_ns: int, b_ns: int) -> float:
+        if len(self.t_ns) < 2:
+            return 0.0
         xs = np.array(self.t_ns, dtype=np.float64)
         return float(np.interp(b_ns, xs, which) - np.interp(a_ns, xs, which))
+
+    def others_percent(self, a_ns: int, b_ns: int) -> float:
+        """The load core's busy time not spent by the load process, over the window."""
+        other = self.between(self.core, a_ns, b_ns) - self.between(self.load_cpu, a_ns, b_ns)
+        return max(0.0, 100 * other / max(1e-9, (b_ns - a_ns) / 1e9))
+
+
+@dataclass
+class SampledRun:
+    code: int | None
+    sampler: Sampler
+    stopped_ns: int = 0  # when the watch stopped it (0: it ran to its end)
+    why: str = ""
+
+
+def run_sampled(
+    command: list[str], peer_pid: int, timeout: float, log_path: Path, watch: ClimbWatch | None = None
+) -> SampledRun:
+    """Run the load process pinned to the load core, sampling CPU until it exits; stop it early if the watch says so."""
+    with open(log_path, "wb") as log:
+        process = psutil.Popen(pinned(LOAD_CORE, command), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    run = SampledRun(None, Sampler(process, psutil.Process(peer_pid)))
+    next_check = time.monotonic()
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline and run.sampler.sample():
+        if watch is not None and not run.stopped_ns and time.monotonic() >= next_check:
+            next_check += WATCH_S
+            run.why = watch.verdict()
+            if run.why:  # past the limit: Ctrl-C's orderly path still writes run.json and the events
+                run.stopped_ns = time.time_ns()
+                process.send_signal(signal.SIGINT)
+                deadline = min(deadline, time.monotonic() + 20)
+        time.sleep(SAMPLE_S)
+    stop_by_pid(process)
+    run.code = process.returncode
+    return run
+
+
+# --- Locust ------------------------------------------------------------------------------------
 
 
 def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, peer_pid: int) -> Climb:
@@ -192,31 +241,18 @@ def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, 
     command += ["--consumers", str(CONSUMERS), "--size", str(SIZE), "--rate-profile", "step"]
     command += ["--step-rates", steps, "--step-seconds", str(STAGE_S), "--drain-timeout", "3"]
     log_path = reports / f"{run_id}.log"
-    with open(log_path, "wb") as log:
-        process = psutil.Popen(pinned(LOAD_CORE, command), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    sampler = Sampler(process, psutil.Process(peer_pid))
     watch = ClimbWatch(reports / run_id, [rates[0], *rates], STAGE_S)
-    stopped_ns, why, next_check = 0, "", time.monotonic()
-    deadline = time.monotonic() + LOCUST_TIMEOUT_S
-    while process.poll() is None and time.monotonic() < deadline and sampler.sample():
-        if not stopped_ns and time.monotonic() >= next_check:
-            next_check += WATCH_S
-            why = watch.verdict()
-            if why:  # past the limit: Ctrl-C's orderly path still writes run.json and the events
-                stopped_ns = time.time_ns()
-                process.send_signal(signal.SIGINT)
-                deadline = min(deadline, time.monotonic() + 20)
-        time.sleep(SAMPLE_S)
-    stop_by_pid(process)
+    sampled = run_sampled(command, peer_pid, LOCUST_TIMEOUT_S, log_path, watch)
+    sampler, stopped_ns, why = sampled.sampler, sampled.stopped_ns, sampled.why
     tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-4:])
     try:
         run = load_run(reports / run_id)
     except Exception as exc:  # noqa: BLE001 - reported, the other climbs go on
-        return Climb([], f"{name}: no run to read ({exc}); exit {process.returncode}: {tail}")
+        return Climb([], f"{name}: no run to read ({exc}); exit {sampled.code}: {tail}")
     manifest, events = run.manifest, run.events
     marks = manifest.get("stages") or []
     if len(marks) < 2:
-        return Climb([], f"{name}: the run stopped before its stages (exit {process.returncode}): {tail}")
+        return Climb([], f"{name}: the run stopped before its stages (exit {sampled.code}): {tail}")
     times = {kind: np.sort(events.loc[events["kind"] == kind, "t_ns"].to_numpy()) for kind in KINDS}
     stopped = int(manifest.get("producing_stopped_ns") or 0) or stopped_ns or time.time_ns()
     ends = [int(m["started_ns"]) for m in marks[1:]] + [stopped]
@@ -227,7 +263,7 @@ def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, 
         rate = float(mark["rate"]) * PRODUCERS
         seconds = (end - start) / 1e9
         if seconds < 0.9 * STAGE_S:
-            stages.append(Stage(round(rate), False, 0.0, 0.0, 0.0, 0.0, 0.0, f"cut short: {why}"))
+            stages.append(Stage(round(rate), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, f"cut short: {why}"))
             continue
         n = {k: int(np.searchsorted(t, end) - np.searchsorted(t, start)) for k, t in times.items()}
         load_cpu = sampler.between(sampler.load_cpu, start, end)
@@ -241,12 +277,13 @@ def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, 
                 cpu_us_per_msg=1e6 * load_cpu / max(1, n[schema.DELIVER]),
                 load_cpu_percent=100 * load_cpu / seconds,
                 peer_cpu_percent=100 * sampler.between(sampler.peer_cpu, start, end) / seconds,
+                others_percent=sampler.others_percent(start, end),
                 short=short,
             )
         )
     if stopped_ns:
         return Climb(stages, f"stopped early: {why}")
-    note = "" if process.returncode == 0 else f"{name}: Locust exit {process.returncode}: {tail}"
+    note = "" if sampled.code == 0 else f"{name}: Locust exit {sampled.code}: {tail}"
     return Climb(stages, note)
 
 
@@ -274,24 +311,24 @@ def ratio_text(value: float) -> str:
     return f"{value:.2f}x"
 
 
-def describe(name: str, climbs: list[Climb]) -> None:
+def describe(name: str, climbs: list[Climb], peer: str) -> None:
     tops = [c.top for c in climbs]
     held = [t.rate if t else 0.0 for t in tops]
     cpu = [t.cpu_us_per_msg for t in tops if t]
-    lcpu = [t.load_cpu_percent for t in tops if t]
-    pcpu = [t.peer_cpu_percent for t in tops if t]
-    per_core = [1e6 / c for c in cpu]
+    load = [t.load_cpu_percent for t in tops if t]
+    peer_cpu = [t.peer_cpu_percent for t in tops if t]
+    others = [t.others_percent for t in tops if t]
     print(
-        f"{name:<7} highest held {spread(held, rate_text)} msg/s; there {spread(cpu, us_text)} us CPU/msg "
-        f"(= {spread(per_core, rate_text)} msg per CPU-second), load {spread(lcpu, rate_text)}% CPU, "
-        f"peer {spread(pcpu, rate_text)}% CPU"
+        f"{name:<6} highest held {spread(held, rate_text)} msg/s | there {spread(cpu, us_text)} us CPU/msg "
+        f"= {spread([1e6 / c for c in cpu], rate_text)} msg per CPU-second | load {spread(load, rate_text)}% CPU, "
+        f"{peer} {spread(peer_cpu, rate_text)}%, others on core {LOAD_CORE} {spread(others, rate_text)}%"
     )
     for index, climb in enumerate(climbs):
         marks = " ".join(
             f"{rate_text(s.rate)}:{s.cpu_us_per_msg:.0f}us" if s.held else f"{rate_text(s.rate)}:MISS[{s.short}]"
             for s in climb.stages
         )
-        print(f"        #{index + 1}: {marks}" + (f"  [{climb.note}]" if climb.note else ""))
+        print(f"       #{index + 1}: {marks}" + (f"  [{climb.note}]" if climb.note else ""))
 
 
 def cpu_at(climb: Climb, rate: float) -> float:
@@ -343,16 +380,16 @@ def main() -> None:
             with LiteProcess() as broker:
                 assert broker.pid is not None
                 pin_peer(broker.pid)
-                raw.append(raw_climb(broker.url, LADDER, STAGE_S, broker.pid))
+                raw.append(raw_climb(broker.url, LADDER, STAGE_S, broker.pid, Path(tmp)))
             with LiteProcess() as broker:
                 assert broker.pid is not None
                 pin_peer(broker.pid)
                 native_args = ["--target", "pulsar", "--url", broker.url]
                 native.append(locust_climb("native", native_args, LADDER, Path(tmp), broker.pid))
             ws.append(locust_climb("ws", ws_args, LADDER, Path(tmp), emulator.pid))
-        describe("raw", raw)
-        describe("native", native)
-        describe("ws", ws)
+        describe("raw", raw, "broker")
+        describe("native", native, "broker")
+        describe("ws", ws, "emulator")
         ratios(native, ws, raw)
     print(f"(medians over {REPEATS} interleaved repeats, min-max in brackets; {time.monotonic() - started:.0f} s)")
 

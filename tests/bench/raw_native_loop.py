@@ -9,8 +9,8 @@ message can be compared at an equal offered rate (CPU per message falls with rat
 costs are spread, and rises once the process saturates: flat-out figures would compare unlike
 loads). The climb stops after MAX_FAILED_IN_A_ROW stages in a row miss the rule.
 
-Prints one JSON line: ``{"stages": [{rate, seconds, scheduled, sent, published, delivered, cpu_s,
-peer_cpu_s}, ...]}``. CPU is the whole process's (psutil user + system: the client's C++ I/O and
+Prints one JSON line: ``{"stages": [{rate, start_ns, end_ns, seconds, scheduled, sent, published,
+delivered, cpu_s, peer_cpu_s}, ...]}``. CPU is the whole process's (psutil user + system: the client's C++ I/O and
 listener threads too); ``peer_cpu_s`` is the broker's, when its PID is given.
 
 python -m tests.bench.raw_native_loop SERVICE_URL RATE[,RATE...] STAGE_SECONDS [BROKER_PID]
@@ -131,10 +131,12 @@ def main(service_url: str, rates: list[float], stage_seconds: float, peer_pid: i
     for rate in rates:
         published, delivered, cpu = counts.published, counts.delivered, cpu_seconds(me)
         peer_cpu = cpu_seconds(peer) if peer else 0.0
-        wall = time.perf_counter()
+        wall, start_ns = time.perf_counter(), time.time_ns()
         sent = run_stage(rate, stage_seconds)
         stage = {
             "rate": rate,
+            "start_ns": start_ns,
+            "end_ns": time.time_ns(),
             "seconds": time.perf_counter() - wall,
             "scheduled": int(rate * stage_seconds),
             "sent": sent,
