@@ -105,18 +105,17 @@ class HubFuture(Generic[T]):
         self._loop.run_callback_threadsafe(self._arrive, value)
 
     def abandon(self, late: Callable[[T], None]) -> None:
-        """Nobody waits any more: a value still to come goes to ``late`` (to close what it opened)."""
+        """Nobody waits any more: a value still to come also goes to ``late`` (to close what it opened)."""
         self._late = late
 
     def then(self, callback: Callable[[T], None]) -> None:
-        """Nobody will wait: the value, when it comes, goes to ``callback`` on the hub."""
+        """The value, when it comes, also goes to ``callback`` on the hub."""
         self._late = callback
 
     def _arrive(self, value: T) -> None:
+        self._result.set(value)
         if self._late is not None:
             self._late(value)
-        else:
-            self._result.set(value)
 
     def get(self, timeout: float) -> T:
         """The value; raises ``gevent.Timeout`` after ``timeout`` seconds without one."""

@@ -23,13 +23,15 @@ without a receipt then are indeterminate: they get no outcome.
 pulsar-lite 0.2.0 consumer ids. pulsar-lite keys a subscription's consumers by the client-chosen
 consumer id (real Pulsar scopes it to the connection), and every client numbers its consumers 0, 1,
 2, ... (C++ ``ClientImpl::newConsumerId``, called in the ``ConsumerImpl`` constructor once the topic's
-partition lookup succeeded). With ``distinct_consumer_ids`` and more than one load process, each
-consumer session gets a client of its own: it burns ``index + count * slot`` ids with throw-away
-readers on a pad topic (a reader is a non-durable ``ConsumerImpl``: one id, nothing left on the
-broker), so its real consumer gets exactly that id, distinct from every other process's (other
-residue mod ``count``) and from this process's other live consumers (other ``slot``). A fresh client
-is what keeps this exact: a failed subscribe may or may not have used an id (a timeout before or after
-the lookup looks the same), and a client that failed is thrown away, never reused.
+partition lookup succeeded). With ``distinct_consumer_ids``, each consumer session gets a client of
+its own: it burns ``index + count * slot`` ids with throw-away readers on a pad topic (a reader is a
+non-durable ``ConsumerImpl``: one id, nothing left on the broker), so its real consumer gets exactly
+that id, distinct from every other process's (other residue mod ``count``) and from this process's
+other live consumers (other ``slot``). A fresh client is what keeps this exact: a failed subscribe
+may or may not have used an id (a timeout before or after the lookup looks the same), and a client
+that failed is thrown away, never reused. A slot is reused only once its client's close completed.
+The client of its own also keeps pulsar-lite's answer to any refused subscribe (it closes the whole
+connection, e.g. for a second Exclusive consumer) away from the producers and other consumers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +83,9 @@ SEND_TIMEOUT_MS = 30_000
 #: ("Unacknowledged message timeout should be greater than 10 seconds"); Java accepts 1 s.
 MIN_NATIVE_ACK_TIMEOUT_MS = 10_000
 
+#: Where the C++ client's warnings and errors go (its default is INFO and up on stdout).
+CLIENT_LOG_PATH = "/dev/stderr"
+
 #: Send receipts that say the connection failed, not the broker refusing this message: the session is lost.
 LOSS_RESULTS = frozenset(
     {
@@ -108,40 +114,15 @@ def _ignore_result(_result: object) -> None:
     """Callback for acks and closes whose outcome changes nothing here."""
 
 
-class _Redact(logging.Filter):
-    """Keeps a secret out of every record the C++ client logs, and drops a line repeated within 5 s.
+def client_logger() -> Any:
+    """The C++ client's own file logger on stderr, WARN and up, filtered in C++.
 
-    During an outage the client logs the same connection error every reconnect attempt.
+    Not a Python logger: the client sends every line of every level (DEBUG included) through a
+    Python logger, taking the GIL on its own threads, and an executor thread logging its exit while
+    the interpreter shuts down aborts the process ("terminate called without an active exception").
+    The client never logs the token: ``AuthToken`` only puts it in the CONNECT command.
     """
-
-    REPEAT_S = 5.0
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self._secret = secret
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if self._secret and self._secret in text:
-            record.msg, record.args = text.replace(self._secret, "***"), None
-            text = record.msg
-        now = time.monotonic()
-        if now - self._last.get(text, -self.REPEAT_S) < self.REPEAT_S:
-            return False
-        if len(self._last) > 1000:
-            self._last.clear()
-        self._last[text] = now
-        return True
-
-
-def client_logger(secret: str) -> logging.Logger:
-    """The Python logger the C++ client writes to: WARNING and up, the secret redacted."""
-    logger = logging.getLogger("harness.drivers.native.client")
-    logger.setLevel(logging.WARNING)
-    if not any(isinstance(f, _Redact) for f in logger.filters):
-        logger.addFilter(_Redact(secret))
-    return logger
+    return pulsar.FileLogger(pulsar.LoggerLevel.Warn, CLIENT_LOG_PATH)
 
 
 def _result_name(value: object) -> str:
@@ -169,10 +150,10 @@ class NativeDriver(Driver):
         self.native = native
         self.settings = settings
         self.placement = placement
-        self._logger = client_logger(native.token)
-        self._clients_per_consumer = native.distinct_consumer_ids and placement.count > 1
+        self._logger = client_logger()
+        self._clients_per_consumer = native.distinct_consumer_ids
         self._slots: set[int] = set()  # consumer slots in use (per-consumer clients)
-        self._closing: list[HubFuture[Any]] = []  # closes not yet completed
+        self._closing: list[_Closing] = []  # closes not yet completed, or whose callback C++ still holds
         # Every client, producer and consumer handle this driver made, kept until the driver is gone:
         # a C++ object that holds a Python callable (a listener, a callback) and dies on one of the
         # client's threads while the interpreter exits takes the GIL too late, and the process aborts
@@ -338,20 +319,20 @@ class NativeDriver(Driver):
         A consumer's slot (its consumer id) is reused only once its client's close completed, i.e.
         once the broker let go of that id.
         """
-        future: HubFuture[Any] = HubFuture()
-        self._closing.append(future)
-        future.then(lambda _result: self._handle_closed(future, slot))
-        handle.close_async(future.set)
-
-    def _handle_closed(self, future: HubFuture[Any], slot: int) -> None:
+        closing = _Closing()
+        self._closing.append(closing)
         if slot >= 0:
-            self._slots.discard(slot)
-        if future in self._closing:
-            self._closing.remove(future)
+            closing.future.then(lambda _result: self._slots.discard(slot))
+        handle.close_async(closing.callback())
 
-    def _wait_closing(self, deadline: float) -> None:
-        while self._closing and time.monotonic() < deadline:
-            gevent.sleep(0.01)
+    def _wait_closing(self, deadline: float) -> bool:
+        """Wait until every close completed and C++ let go of its callback; False at the deadline."""
+        while time.monotonic() < deadline:
+            self._closing = [closing for closing in self._closing if not closing.released()]
+            if not self._closing:
+                return True
+            gevent.sleep(0.005)
+        return False
 
     def _watch(self) -> None:
         """Declares a session lost once its producer or consumer says it is not connected."""
@@ -372,16 +353,50 @@ class NativeDriver(Driver):
         self._wait_closing(deadline)  # sessions closed just before: their closes first
         for session in list(self._sessions):
             session._shut()
-        future: HubFuture[Any] = HubFuture()
-        self._client._client.close_async(future.set)
-        try:
-            future.get(timeout=max(0.1, deadline - time.monotonic()))
-        except gevent.Timeout:
-            future.abandon(_ignore_result)
+        self._close_handle(self._client._client)
+        # Wait for every close, and for C++ to drop its callback: the client's close runs a detached
+        # thread that holds the callback after calling it, and a thread that releases a Python object
+        # while the interpreter exits aborts the process ("terminate called without an active
+        # exception"; seen with the driver closed just before the process ended).
+        if not self._wait_closing(deadline):
             log.warning("pulsar client did not close within %g s", CLOSE_TIMEOUT_S)
-        # Wait for every close: a C++ thread that calls back into Python while the interpreter
-        # exits aborts the process ("terminate called without an active exception").
-        self._wait_closing(deadline)
+
+
+class _CloseCallback:
+    """The callable handed to one ``close_async``; only C++ holds it (pybind11 keeps a reference)."""
+
+    __slots__ = ("future", "__weakref__")
+
+    def __init__(self, future: HubFuture[Any]) -> None:
+        self.future = future
+
+    def __call__(self, result: Any) -> None:
+        self.future.set(result)
+
+
+class _Closing:
+    """One ``close_async`` in flight: done when it completed and C++ let go of its callback.
+
+    The driver keeps only a weak reference to the callback, so it dies exactly when the C++
+    ``std::function`` holding it does; after that no C++ thread touches Python for this close.
+    """
+
+    __slots__ = ("future", "_callback", "_hold")
+
+    def __init__(self) -> None:
+        self.future: HubFuture[Any] = HubFuture()
+        callback = _CloseCallback(self.future)
+        self._callback = weakref.ref(callback)
+        self._hold: _CloseCallback | None = callback
+
+    def callback(self) -> _CloseCallback:
+        """The callable for ``close_async``, handed over once (the driver keeps no strong reference)."""
+        callback, self._hold = self._hold, None
+        assert callback is not None
+        return callback
+
+    def released(self) -> bool:
+        return self.future.ready and self._callback() is None
 
 
 class _NativeSession:

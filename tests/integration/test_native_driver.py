@@ -136,9 +136,12 @@ def _settings(**changes: Any) -> LoadSettings:
     return dataclasses.replace(LoadSettings(), **changes)
 
 
-def _endpoint(url: str, topic: str) -> NativeEndpoint:
+def _endpoint(url: str, topic: str, distinct: bool = True) -> NativeEndpoint:
     return NativeEndpoint(
-        service_url=url, topic=f"persistent://public/default/{topic}", subscription="sub", distinct_consumer_ids=True
+        service_url=url,
+        topic=f"persistent://public/default/{topic}",
+        subscription="sub",
+        distinct_consumer_ids=distinct,
     )
 
 
@@ -306,7 +309,8 @@ def scenario_slow(url: str, topic: str) -> dict[str, Any]:
     """A consumer sleeping 50 ms per delivery holds back only itself, and takes no more than its queues."""
     from harness.drivers.native import NativeDriver
 
-    driver = NativeDriver(_endpoint(url, topic), _settings(receiver_queue_size=5), Placement(0, 1))
+    # one client for both consumers (no distinct ids needed: one client numbers its consumers apart)
+    driver = NativeDriver(_endpoint(url, topic, distinct=False), _settings(receiver_queue_size=5), Placement(0, 1))
     ticker = Ticker()
     slow, fast = Slow(), Recorder()
     _open_consumer(driver, "slow", slow)
