@@ -323,6 +323,49 @@ def scenario_slow(url: str, topic: str) -> dict[str, Any]:
     return {"slow": slow.rows, "fast": fast.rows, "hub_gap_s": ticker.stop()}
 
 
+def scenario_churn(url: str, topic: str) -> dict[str, Any]:
+    """Process 1's consumer reconnects six times while process 0's stays: every subscribe gets an id of its own."""
+    from harness.drivers.native import NativeDriver
+
+    endpoint, settings = _endpoint(url, topic), _settings(receiver_queue_size=10)
+    steady_driver, churn_driver = (NativeDriver(endpoint, settings, Placement(i, 2)) for i in range(2))
+    ticker = Ticker()
+    steady = Recorder()
+    _open_consumer(steady_driver, "steady", steady)
+    producer = steady_driver.open_producer("p0", Outcomes())
+    churners: list[Recorder] = []
+    opened_s: list[float] = []
+    seq = 0
+    for _cycle in range(6):
+        churner = Recorder()
+        began = time.monotonic()
+        session = _open_consumer(churn_driver, f"churn{_cycle}", churner)
+        opened_s.append(time.monotonic() - began)
+        churners.append(churner)
+        for _ in range(50):
+            producer.send(_message(seq))
+            seq += 1
+        gevent.sleep(0.2)
+        session.close()
+    _wait(
+        lambda: (
+            {r["uid"] for r in steady.rows + [r for c in churners for r in c.rows]} >= {f"p0/{i}" for i in range(seq)}
+        ),
+        15,
+    )
+    _wait(lambda: not churn_driver._slots, 5)
+    slots_left = len(churn_driver._slots)
+    for driver in (steady_driver, churn_driver):
+        driver.close()
+    return {
+        "uids": sorted({r["uid"] for r in steady.rows + [r for c in churners for r in c.rows]}),
+        "sent": seq,
+        "opened_s": opened_s,
+        "slots_left": slots_left,
+        "hub_gap_s": ticker.stop(),
+    }
+
+
 def scenario_consume(url: str, topic: str, index: str, count: str, quiet: str) -> dict[str, Any]:
     """One load process's two consumers (placement index of count): ready line, then receive until quiet."""
     from harness.drivers.native import NativeDriver
@@ -366,6 +409,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "loss": scenario_loss,
     "slow": scenario_slow,
     "consume": scenario_consume,
+    "churn": scenario_churn,
     "produce": scenario_produce,
 }
 
@@ -466,6 +510,14 @@ def test_a_slow_listener_holds_back_only_its_own_session(broker: PulsarLite) -> 
     fast_done = max(row["handled_ns"] for row in fast)
     slow_done = max(row["handled_ns"] for row in slow)
     assert fast_done < slow_done, "the fast consumer finished while the slow one was still sleeping"
+    assert result["hub_gap_s"] < MAX_HUB_GAP_S
+
+
+def test_reconnecting_consumer_never_reuses_a_live_consumer_id(broker: PulsarLite) -> None:
+    result = run_scenario("churn", broker.url, _topic())
+    assert result["uids"] == sorted(f"p0/{seq}" for seq in range(result["sent"])), "every message delivered"
+    assert all(seconds < 3.0 for seconds in result["opened_s"]), result["opened_s"]  # a clash waits out 10 s
+    assert result["slots_left"] == 0, "every closed consumer's id became free again"
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
