@@ -59,9 +59,11 @@ class Mailbox(Generic[T]):
         return self._stopped
 
     def post(self, item: T) -> None:
-        """Queue ``item`` for the greenlet; safe from any thread, never blocks."""
+        """Queue ``item`` for the greenlet; safe from any thread, never blocks; dropped once stopped."""
+        if self._stopped:  # a C++ callback still arriving for a session that has closed
+            return
         self._items.append(item)
-        self._watcher.send()
+        self._watcher.send()  # harmless on a watcher stopped meanwhile: it is never closed under a sender
 
     def stop(self) -> None:
         """No item is handled after this returns (one being handled right now finishes); idempotent."""
@@ -69,8 +71,7 @@ class Mailbox(Generic[T]):
             return
         self._stopped = True
         self._items.clear()
-        self._watcher.stop()
-        self._watcher.close()
+        self._watcher.stop()  # not closed: a foreign thread may be about to send; freed with the mailbox
         self._wake.set()  # the greenlet sees _stopped and ends
 
     def _run(self) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from harness.drivers import Placement
@@ -402,7 +403,49 @@ def scenario_produce(url: str, topic: str, count: str) -> dict[str, Any]:
     return {"published": sum(isinstance(o, Published) for o in outcomes.outcomes)}
 
 
+def scenario_bridge() -> dict[str, Any]:
+    """Two mailboxes fed by one real OS thread: each keeps its order, a slow one holds back only itself."""
+    from gevent import monkey
+
+    from harness.drivers.gevent_bridge import Mailbox
+
+    ticker = Ticker()
+    handled: dict[str, list[tuple[int, int]]] = {"slow": [], "fast": []}
+
+    def slow_handler(item: int) -> None:
+        gevent.sleep(0.02)
+        handled["slow"].append((item, time.monotonic_ns()))
+
+    slow: Mailbox[int] = Mailbox(slow_handler)
+    fast: Mailbox[int] = Mailbox(lambda item: handled["fast"].append((item, time.monotonic_ns())))
+    posted = gevent.event.Event()
+    loop = gevent.get_hub().loop
+
+    def feed() -> None:  # a real thread, as the C++ client's are
+        for i in range(200):
+            fast.post(i)
+            if i % 10 == 0:
+                slow.post(i // 10)
+        loop.run_callback_threadsafe(posted.set)
+
+    monkey.get_original("_thread", "start_new_thread")(feed, ())
+    posted.wait(10)
+    _wait(lambda: len(handled["fast"]) == 200 and len(handled["slow"]) == 20, 10)
+    fast.stop()
+    fast.post(999)  # after stop: dropped
+    gevent.sleep(0.05)
+    slow.stop()
+    return {
+        "slow": [item for item, _ in handled["slow"]],
+        "fast": [item for item, _ in handled["fast"]],
+        "fast_done_ns": handled["fast"][-1][1] if handled["fast"] else 0,
+        "slow_done_ns": handled["slow"][-1][1] if handled["slow"] else 0,
+        "hub_gap_s": ticker.stop(),
+    }
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "bridge": scenario_bridge,
     "shared": scenario_shared,
     "nack": scenario_nack,
     "handover": scenario_handover,
@@ -442,6 +485,14 @@ def broker() -> Iterator[PulsarLite]:
 
 def _topic() -> str:
     return f"native-{uuid.uuid4().hex[:12]}"
+
+
+def test_mailboxes_keep_order_and_a_slow_one_holds_back_only_itself() -> None:
+    result = run_scenario("bridge")
+    assert result["fast"] == list(range(200)), "a post after stop is dropped, the rest kept their order"
+    assert result["slow"] == list(range(20))
+    assert result["fast_done_ns"] < result["slow_done_ns"], "the fast mailbox did not wait for the slow one"
+    assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
 def test_two_processes_share_the_subscription_exactly_once_in_order(broker: PulsarLite) -> None:
