@@ -543,7 +543,10 @@ class NativeConsumerSession(_NativeSession, ConsumerSession):
     def _resume(self) -> None:
         if self._paused and not self._closed:
             self._paused = False
-            self._listening.resume_message_listener()
+            try:
+                self._listening.resume_message_listener()
+            except Exception as exc:  # noqa: BLE001 - counted; the watcher will see a consumer that broke
+                self._listener.on_failure("resume listener", exc)
 
     def _handle(self, item: tuple[Any, Any, int] | _Lost) -> None:
         if isinstance(item, _Lost):
