@@ -2,7 +2,8 @@
 
 * Shared: round robin over the consumers that have permits, highest ``priorityLevel`` first (0 is
   highest), each turn giving up to ``dispatcherMaxRoundRobinBatchSize`` messages
-  (PersistentDispatcherMultipleConsumers).
+  (PersistentDispatcherMultipleConsumers). A consumer's permits are its proxy queue's room in the
+  proxy queue model (:mod:`harness.emulator.proxy`), where a burst is also read as one batch.
 * Exclusive and Failover: one active consumer, the first by priority and then subscribe order;
   the others get nothing until it leaves.
 * Key_Shared: the same key always goes to the same consumer (a hash ring over the consumers);
