@@ -20,7 +20,7 @@ from harness import wire
 from harness.argtypes import MAX_SECONDS
 from harness.errors import HarnessError
 from harness.events.runfolder import run_id_problem
-from harness.wire import JAVA_INT_MAX, MIN_ACK_TIMEOUT_MS
+from harness.wire import JAVA_INT_MAX, MIN_ACK_TIMEOUT_MS, MIN_NATIVE_ACK_TIMEOUT_MS
 
 #: Values past a Java int (wire.JAVA_INT_MAX) fail the handshake of every consumer, and an ack timeout below
 #: wire.MIN_ACK_TIMEOUT_MS never subscribes: both are refused before the run. Time settings stop at
@@ -337,6 +337,13 @@ class LoadSettings:
         if problem:
             raise SettingsError(f"--run-id {self.run_id!r}: {problem}")
         if self.native_protocol:
+            if 0 < self.ack_timeout_ms < MIN_NATIVE_ACK_TIMEOUT_MS:
+                raise SettingsError(
+                    f"--ack-timeout-ms must be 0 (off) or at least {MIN_NATIVE_ACK_TIMEOUT_MS} with the binary "
+                    f"protocol (the least pulsar-client's C++ core accepts), not {self.ack_timeout_ms}"
+                )
+            if self.pull_mode:
+                raise SettingsError("--pull-mode is a WebSocket proxy feature; the binary protocol's client has none")
             if self.size + NATIVE_ENVELOPE_BYTES > NATIVE_MAX_MESSAGE_BYTES:
                 raise SettingsError(
                     f"--size {self.size} with its stamp and metadata passes the broker's "

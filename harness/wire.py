@@ -27,6 +27,9 @@ JAVA_INT_MAX: Final = 2**31 - 1
 #: ConsumerBuilderImpl.MIN_ACK_TIMEOUT_MILLIS: a non-zero ack timeout below it is refused
 #: ("Ack timeout should be greater than 1000 ms"), so the consumer never subscribes.
 MIN_ACK_TIMEOUT_MS: Final = 1000
+#: The C++ client's (pulsar-client on PyPI) least: ConsumerConfiguration::setUnAckedMessagesTimeoutMs
+#: refuses a non-zero value under 10 s ("Unacknowledged message timeout should be greater than 10 seconds").
+MIN_NATIVE_ACK_TIMEOUT_MS: Final = 10_000
 
 #: Macrometa serves the Pulsar proxy under this prefix on its ``api-`` hosts.
 MACROMETA_WS_PREFIX: Final = "/_ws"

@@ -79,9 +79,6 @@ CLOSE_TIMEOUT_S = 5.0
 MAX_PENDING_MESSAGES = 100_000
 #: A publish not answered within this is failed by the client with Timeout (indeterminate).
 SEND_TIMEOUT_MS = 30_000
-#: ConsumerConfiguration::setUnAckedMessagesTimeoutMs refuses a non-zero value under 10 s
-#: ("Unacknowledged message timeout should be greater than 10 seconds"); Java accepts 1 s.
-MIN_NATIVE_ACK_TIMEOUT_MS = 10_000
 
 #: Where the C++ client's warnings and errors go (its default is INFO and up on stdout).
 CLIENT_LOG_PATH = "/dev/stderr"
@@ -140,11 +137,6 @@ class NativeDriver(Driver):
     name = "native"
 
     def __init__(self, native: NativeEndpoint, settings: LoadSettings, placement: Placement) -> None:
-        if 0 < settings.ack_timeout_ms < MIN_NATIVE_ACK_TIMEOUT_MS:
-            raise TargetError(
-                f"--ack-timeout-ms {settings.ack_timeout_ms}: the native Pulsar client accepts 0 (off) or at least "
-                f"{MIN_NATIVE_ACK_TIMEOUT_MS}"
-            )
         if settings.subscription_type not in SUBSCRIPTION_TYPES:
             raise TargetError(f"subscription type {settings.subscription_type!r} is not one pulsar-client knows")
         self.native = native
@@ -203,7 +195,7 @@ class NativeDriver(Driver):
         conf.max_pending_messages(MAX_PENDING_MESSAGES)
         conf.max_pending_messages_across_partitions(MAX_PENDING_MESSAGES)
         conf.block_if_queue_full(False)  # a full queue is a Refused outcome, never a blocked hub
-        conf.batching_enabled(bool(getattr(self.settings, "batching", False)))
+        conf.batching_enabled(self.settings.batching)
         client = self._client._client
         value = self._await(
             lambda done: client.create_producer_async_v2(self.native.topic, conf, done),
