@@ -114,8 +114,9 @@ def test_nacks_are_redelivered_and_recorded(tmp_path: Path) -> None:
 
 
 def test_ack_timeout_redelivers_unacked_messages_and_the_drain_waits_for_every_ack(tmp_path: Path) -> None:
-    # acks come after the ack timeout: every message is redelivered, and acked twice
-    args = ["--ack-timeout-ms", "1000", "--ack-delay-ms", "1500", "--duration", "2", "--rate", "20"]
+    # acks come after the ack timeout, which the client's 1 s tick fires 1-2 s after delivery: every message is
+    # redelivered, and acked twice
+    args = ["--ack-timeout-ms", "1000", "--ack-delay-ms", "2500", "--duration", "2", "--rate", "20"]
     args += ["--consumers", "2", "--drain-timeout", "20"]
     result, run = run_locust(args, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
