@@ -131,6 +131,12 @@ CASES: dict[str, Case] = {
     "batching-on-websockets": load(
         "--target", "pulsar", "--url", "ws://127.0.0.1:8080", "--batching", fragment="--batching needs the binary"
     ),
+    "ack-timeout-under-the-cpp-client-least": load(
+        "--target", "pulsar-lite", "--ack-timeout-ms", "5000", fragment="at least 10000 with the binary protocol"
+    ),
+    "pull-mode-on-the-binary-protocol": load(
+        "--target", "pulsar", "--url", "pulsar://127.0.0.1:6650", "--pull-mode", fragment="--pull-mode is a WebSocket"
+    ),
     "unreachable-pulsar-host": load(
         "--target", "pulsar", "--url", "pulsar://127.0.0.1:{closed}", fragment="cannot reach the Pulsar broker at"
     ),
