@@ -42,8 +42,8 @@ from harness.drivers.base import (
 from harness.load.stamp import stamp_properties
 from harness.settings import LoadSettings
 from harness.targets.base import NativeEndpoint
+from harness.targets.pulsar_lite import LiteProcess
 from tests.conftest import ROOT, timeout
-from tests.pulsar_lite_broker import PulsarLite
 
 pytestmark = pytest.mark.slow
 
@@ -478,8 +478,9 @@ def run_scenario(*args: str, seconds: float = 60) -> dict[str, Any]:
 
 
 @pytest.fixture
-def broker() -> Iterator[PulsarLite]:
-    with PulsarLite() as running:
+def broker() -> Iterator[LiteProcess]:
+    """The launcher the pulsar-lite target uses: loopback only, a free port, metrics off, stopped by PID."""
+    with LiteProcess() as running:
         yield running
 
 
@@ -495,7 +496,7 @@ def test_mailboxes_keep_order_and_a_slow_one_holds_back_only_itself() -> None:
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_two_processes_share_the_subscription_exactly_once_in_order(broker: PulsarLite) -> None:
+def test_two_processes_share_the_subscription_exactly_once_in_order(broker: LiteProcess) -> None:
     n = 400
     result = run_scenario("shared", broker.url, _topic(), str(n))
     rows = result["rows"]
@@ -517,7 +518,7 @@ def test_two_processes_share_the_subscription_exactly_once_in_order(broker: Puls
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_nacked_message_comes_back_after_the_delay(broker: PulsarLite) -> None:
+def test_nacked_message_comes_back_after_the_delay(broker: LiteProcess) -> None:
     result = run_scenario("nack", broker.url, _topic())
     rows = result["rows"]
     first = {row["seq"]: row["received_ns"] for row in rows if row["redelivery"] == 0}
@@ -529,7 +530,7 @@ def test_nacked_message_comes_back_after_the_delay(broker: PulsarLite) -> None:
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_closing_a_consumer_hands_its_unacked_messages_to_the_other(broker: PulsarLite) -> None:
+def test_closing_a_consumer_hands_its_unacked_messages_to_the_other(broker: LiteProcess) -> None:
     result = run_scenario("handover", broker.url, _topic())
     assert sorted(result["held"]) == sorted(f"p0/{seq}" for seq in range(20))
     assert result["taken_before_close"] == 0, "the holder had everything; the other got nothing before the close"
@@ -539,7 +540,7 @@ def test_closing_a_consumer_hands_its_unacked_messages_to_the_other(broker: Puls
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_a_killed_broker_closes_both_sessions(broker: PulsarLite) -> None:
+def test_a_killed_broker_closes_both_sessions(broker: LiteProcess) -> None:
     result = run_scenario("loss", broker.url, _topic(), str(broker.pid))
     assert result["consumer_closed"] and result["producer_closed"]
     assert all("connection lost" in reason for reason in result["consumer_closed"] + result["producer_closed"])
@@ -551,7 +552,7 @@ def test_a_killed_broker_closes_both_sessions(broker: PulsarLite) -> None:
     assert result["hub_gap_s"] < MAX_HUB_GAP_S, "the hub ran while the subscribe waited"
 
 
-def test_a_slow_listener_holds_back_only_its_own_session(broker: PulsarLite) -> None:
+def test_a_slow_listener_holds_back_only_its_own_session(broker: LiteProcess) -> None:
     result = run_scenario("slow", broker.url, _topic())
     slow, fast = result["slow"], result["fast"]
     uids = [row["uid"] for row in slow + fast]
@@ -564,7 +565,7 @@ def test_a_slow_listener_holds_back_only_its_own_session(broker: PulsarLite) -> 
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_reconnecting_consumer_never_reuses_a_live_consumer_id(broker: PulsarLite) -> None:
+def test_reconnecting_consumer_never_reuses_a_live_consumer_id(broker: LiteProcess) -> None:
     result = run_scenario("churn", broker.url, _topic())
     assert result["uids"] == sorted(f"p0/{seq}" for seq in range(result["sent"])), "every message delivered"
     assert all(seconds < 3.0 for seconds in result["opened_s"]), result["opened_s"]  # a clash waits out 10 s
@@ -572,7 +573,7 @@ def test_reconnecting_consumer_never_reuses_a_live_consumer_id(broker: PulsarLit
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
-def test_four_consumers_in_two_processes_get_distinct_consumer_ids(broker: PulsarLite) -> None:
+def test_four_consumers_in_two_processes_get_distinct_consumer_ids(broker: LiteProcess) -> None:
     """pulsar-lite refuses a consumer id already on the subscription: all four subscribe, none collides."""
     topic, n = _topic(), 300
     consumers = [
