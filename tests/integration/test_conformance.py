@@ -132,12 +132,15 @@ def test_a_sigkilled_consumer_process_has_its_held_messages_redelivered_to_the_s
     assert (moved["t_ns"] > killed_ns - 1_000_000_000).all()
 
 
-#: Nack delay of the nack scenario. The Java and C++ clients' NegativeAcksTracker checks every delay / 3
-#: and sends back what is due, so a nacked message is asked back between delay and 4/3 x delay after the
-#: nack; the broker's dispatch and the socket add milliseconds. Allowance on top: 250 ms for a loaded
-#: 2-core machine (the test suite runs four at a time).
+#: Nack delay of the nack scenario. The Java and C++ clients' NegativeAcksTracker checks every delay / 3 and
+#: sends back what is due (pulsar-client-cpp NegativeAcksTracker.cc: timerInterval_ = nackDelay_ / 3, due when
+#: strictly past), so a nacked message is asked back between delay and 4/3 x delay after the nack (measured
+#: medians 650-735 ms for 600 ms on both targets). On top, for the longest: the C++ timer re-arms only after
+#: each pass, so its ticks drift, and the broker, the socket and a loaded 2-core machine (the suite runs four
+#: tests at a time) add their part; measured up to 1001 ms. 400 ms of slack keeps the bound (1200 ms) under
+#: two delays: a nack waiting a whole extra delay would still fail.
 NACK_DELAY_MS = 600
-NACK_SLACK_MS = 250
+NACK_SLACK_MS = 400
 
 
 @targets
@@ -159,6 +162,7 @@ def test_a_nack_comes_back_after_its_delay_with_the_count_raised(tmp_path: Path,
     delay_ms = (paired["t_ns"] - paired["nack_ns"]).to_numpy(dtype=np.int64) / 1e6
     assert delay_ms.min() >= NACK_DELAY_MS - 5, sorted(delay_ms)[:5]
     assert delay_ms.max() <= NACK_DELAY_MS * 4 / 3 + NACK_SLACK_MS, sorted(delay_ms)[-5:]
+    assert np.median(delay_ms) <= NACK_DELAY_MS * 4 / 3 + 50, sorted(delay_ms)
     # a nack makes the client ask for a redelivery (RedeliverUnacknowledgedMessages): the count goes up by one
     raised = paired["redelivery"].to_numpy() == paired["prev_redelivery"].to_numpy() + 1
     assert raised.all(), paired[~raised][["uid", "redelivery", "prev_redelivery"]].head()
@@ -172,6 +176,8 @@ ACK_TIMEOUT_MS = 1000
 #: Pulsar's UnAckedMessageTracker (Java client) checks on ticks of tickDurationMillis, 1000 ms by default:
 #: an unacked message is asked back between the timeout and one tick after it.
 ACK_TIMEOUT_TICK_MS = 1000
+#: The emulator's timers run on its event loop, the delivery then crosses a socket: slack for a loaded machine.
+ACK_TIMEOUT_SLACK_MS = 400
 
 
 @targets
@@ -210,6 +216,6 @@ def test_the_least_ack_timeout_is_a_second_over_websockets_and_ten_on_the_native
     assert run.summary["messages"]["redelivery_explained"]["ack_timeout"] >= len(again) // 2, run.summary["messages"]
     delay_ms = (again["t_ns"] - again["prev_t_ns"]).to_numpy(dtype=np.int64) / 1e6
     assert delay_ms.min() >= ACK_TIMEOUT_MS - 5, sorted(delay_ms)[:5]
-    assert delay_ms.max() <= ACK_TIMEOUT_MS + ACK_TIMEOUT_TICK_MS + NACK_SLACK_MS, sorted(delay_ms)[-5:]
+    assert delay_ms.max() <= ACK_TIMEOUT_MS + ACK_TIMEOUT_TICK_MS + ACK_TIMEOUT_SLACK_MS, sorted(delay_ms)[-5:]
     raised = again["redelivery"].to_numpy() == again["prev_redelivery"].to_numpy() + 1
     assert raised.all(), again[~raised][["uid", "redelivery", "prev_redelivery"]].head()
