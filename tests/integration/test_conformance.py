@@ -134,13 +134,18 @@ def test_a_sigkilled_consumer_process_has_its_held_messages_redelivered_to_the_s
 
 #: Nack delay of the nack scenario. The Java and C++ clients' NegativeAcksTracker checks every delay / 3 and
 #: sends back what is due (pulsar-client-cpp NegativeAcksTracker.cc: timerInterval_ = nackDelay_ / 3, due when
-#: strictly past), so a nacked message is asked back between delay and 4/3 x delay after the nack (measured
-#: medians 650-735 ms for 600 ms on both targets). On top, for the longest: the C++ timer re-arms only after
-#: each pass, so its ticks drift, and the broker, the socket and a loaded 2-core machine (the suite runs four
-#: tests at a time) add their part; measured up to 1001 ms. 400 ms of slack keeps the bound (1200 ms) under
-#: two delays: a nack waiting a whole extra delay would still fail.
+#: strictly past; Java NegativeAcksTracker likewise), so a nacked message is asked back between delay and
+#: 4/3 x delay after the nack: 600-800 ms here. Measured medians 636-734 ms on both targets.
 NACK_DELAY_MS = 600
-NACK_SLACK_MS = 400
+#: Slack over 4/3 x delay for the broker, the socket and a loaded 2-core machine (the suite runs four tests
+#: at a time). The emulator models the tracker's ticks (--timers client): measured longest 772-805 ms.
+NACK_SLACK_MS = 250
+#: pulsar-lite with the C++ client has a tail past the tracker's last tick: measured longest 885-1384 ms
+#: over five runs (a few of ~30 nacks each), and 934-1067 ms with four bare pulsar-client scripts at once,
+#: no harness in between: the C++ timer re-arms only after each pass, so its ticks drift on a busy machine.
+#: Asserted there: most within the tracker's bound, none later than three delays.
+NATIVE_NACK_WITHIN_BOUND = 0.75
+NATIVE_NACK_LONGEST_MS = 3 * NACK_DELAY_MS
 
 
 @targets
@@ -160,9 +165,14 @@ def test_a_nack_comes_back_after_its_delay_with_the_count_raised(tmp_path: Path,
     paired = paired[(paired["nack_ns"] >= paired["prev_t_ns"]) & (paired["nack_ns"] <= paired["t_ns"])]
     assert len(paired) == len(again) == len(nacks), (len(paired), len(again), len(nacks))
     delay_ms = (paired["t_ns"] - paired["nack_ns"]).to_numpy(dtype=np.int64) / 1e6
+    bound_ms = NACK_DELAY_MS * 4 / 3 + NACK_SLACK_MS
     assert delay_ms.min() >= NACK_DELAY_MS - 5, sorted(delay_ms)[:5]
-    assert delay_ms.max() <= NACK_DELAY_MS * 4 / 3 + NACK_SLACK_MS, sorted(delay_ms)[-5:]
     assert np.median(delay_ms) <= NACK_DELAY_MS * 4 / 3 + 50, sorted(delay_ms)
+    if target == "emulator":
+        assert delay_ms.max() <= bound_ms, sorted(delay_ms)[-5:]
+    else:
+        assert (delay_ms <= bound_ms).mean() >= NATIVE_NACK_WITHIN_BOUND, sorted(delay_ms)
+        assert delay_ms.max() <= NATIVE_NACK_LONGEST_MS, sorted(delay_ms)[-5:]
     # a nack makes the client ask for a redelivery (RedeliverUnacknowledgedMessages): the count goes up by one
     raised = paired["redelivery"].to_numpy() == paired["prev_redelivery"].to_numpy() + 1
     assert raised.all(), paired[~raised][["uid", "redelivery", "prev_redelivery"]].head()
