@@ -81,7 +81,9 @@ def test_a_consumer_that_closes_holding_messages_has_them_redelivered_to_the_oth
     # every consumer leaves and comes back each second; its acks wait 300 ms, so at 200 msg/s over three
     # consumers each one holds about 20 unacked messages whenever it leaves
     args = ["--producers", "2", "--consumers", "3", "--rate", "100", "--duration", "4", "--churn-interval", "1"]
-    run = run_load(tmp_path, target, *args, "--ack-delay-ms", "300")
+    # fairness is not what this run is about (pulsar-lite's dispatcher sticks with three consumers, see
+    # test_pulsar_lite_runs.py): the verdict here judges the delivery classes only
+    run = run_load(tmp_path, target, *args, "--ack-delay-ms", "300", "--min-jain", "0")
     assert run.returncode == PASS and run.summary["verdict"] == "pass", run.tail()
     assert run.run.manifest["completed"] is True and run.run.manifest["drained"] is True
     assert_exactly_once(run)
@@ -142,7 +144,8 @@ NACK_DELAY_MS = 600
 NACK_SLACK_MS = 250
 #: pulsar-lite with the C++ client has a tail past the tracker's last tick: measured longest 885-1384 ms
 #: over five runs (a few of ~30 nacks each), and 934-1067 ms with four bare pulsar-client scripts at once,
-#: no harness in between: the C++ timer re-arms only after each pass, so its ticks drift on a busy machine.
+#: no harness in between: the client's timer (it re-arms only after each pass, so its ticks drift on a busy
+#: machine) or the broker, not the driver.
 #: Asserted there: most within the tracker's bound, none later than three delays.
 NATIVE_NACK_WITHIN_BOUND = 0.75
 NATIVE_NACK_LONGEST_MS = 3 * NACK_DELAY_MS
