@@ -71,6 +71,7 @@ class Stage:
     load_cpu_percent: float
     peer_cpu_percent: float  # broker's or emulator's
     others_percent: float  # what other processes took of the load core meanwhile (a busy machine)
+    main_us_per_msg: float  # the part of cpu_us_per_msg spent on the main thread (Python: hub, users, harness)
     short: str = ""  # what missed the rule: "sent 0.95", "deliver 0.97 ack 0.97"
 
 
@@ -149,6 +150,9 @@ def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: 
                 load_cpu_percent=100 * row["cpu_s"] / seconds,
                 peer_cpu_percent=100 * row["peer_cpu_s"] / seconds,
                 others_percent=run.sampler.others_percent(row["start_ns"], row["end_ns"]),
+                main_us_per_msg=1e6
+                * run.sampler.between(run.sampler.main_cpu, row["start_ns"], row["end_ns"])
+                / delivered,
                 short=short,
             )
         )
@@ -165,22 +169,25 @@ def core_busy(core: int) -> float:
 
 
 class Sampler:
-    """CPU of the load process, of its peer and of the load core, with wall-clock stamps, while the load runs."""
+    """CPU of the load process (and its main thread), its peer and the load core, stamped with wall time."""
 
     def __init__(self, load: psutil.Process, peer: psutil.Process) -> None:
         self.load, self.peer = load, peer
         self.t_ns: list[int] = []
         self.load_cpu: list[float] = []
+        self.main_cpu: list[float] = []
         self.peer_cpu: list[float] = []
         self.core: list[float] = []
 
     def sample(self) -> bool:
         try:
             load, peer = cpu_of(self.load), cpu_of(self.peer)
+            main = next((t.user_time + t.system_time for t in self.load.threads() if t.id == self.load.pid), 0.0)
         except psutil.Error:
             return False
         self.t_ns.append(time.time_ns())
         self.load_cpu.append(load)
+        self.main_cpu.append(main)
         self.peer_cpu.append(peer)
         self.core.append(core_busy(LOAD_CORE))
         return True
@@ -263,7 +270,7 @@ def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, 
         rate = float(mark["rate"]) * PRODUCERS
         seconds = (end - start) / 1e9
         if seconds < 0.9 * STAGE_S:
-            stages.append(Stage(round(rate), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, f"cut short: {why}"))
+            stages.append(Stage(round(rate), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, f"cut short: {why}"))
             continue
         n = {k: int(np.searchsorted(t, end) - np.searchsorted(t, start)) for k, t in times.items()}
         load_cpu = sampler.between(sampler.load_cpu, start, end)
@@ -278,6 +285,7 @@ def locust_climb(name: str, args: list[str], rates: list[float], reports: Path, 
                 load_cpu_percent=100 * load_cpu / seconds,
                 peer_cpu_percent=100 * sampler.between(sampler.peer_cpu, start, end) / seconds,
                 others_percent=sampler.others_percent(start, end),
+                main_us_per_msg=1e6 * sampler.between(sampler.main_cpu, start, end) / max(1, n[schema.DELIVER]),
                 short=short,
             )
         )
@@ -318,9 +326,12 @@ def describe(name: str, climbs: list[Climb], peer: str) -> None:
     load = [t.load_cpu_percent for t in tops if t]
     peer_cpu = [t.peer_cpu_percent for t in tops if t]
     others = [t.others_percent for t in tops if t]
+    main = [t.main_us_per_msg for t in tops if t]
+    threads = [t.cpu_us_per_msg - t.main_us_per_msg for t in tops if t]
     print(
         f"{name:<6} highest held {spread(held, rate_text)} msg/s | there {spread(cpu, us_text)} us CPU/msg "
-        f"= {spread([1e6 / c for c in cpu], rate_text)} msg per CPU-second | load {spread(load, rate_text)}% CPU, "
+        f"= {spread([1e6 / c for c in cpu], rate_text)} msg per CPU-second; main thread {spread(main, us_text)}, "
+        f"other threads {spread(threads, us_text)} us/msg | load {spread(load, rate_text)}% CPU, "
         f"{peer} {spread(peer_cpu, rate_text)}%, others on core {LOAD_CORE} {spread(others, rate_text)}%"
     )
     for index, climb in enumerate(climbs):
@@ -343,8 +354,11 @@ def ratios(native: list[Climb], ws: list[Climb], raw: list[Climb]) -> None:
     per_core: list[float] = []
     cpu_raw: list[float] = []
     cpu_ws: list[float] = []
+    ceiling: list[float] = []
     for n, w, r in zip(native, ws, raw, strict=True):
         nt, wt = n.top, w.top
+        if r.top and wt:
+            ceiling.append(r.top.rate / wt.rate)
         if nt and wt:
             rate.append(nt.rate / wt.rate)
             per_core.append(wt.cpu_us_per_msg / nt.cpu_us_per_msg)
@@ -354,6 +368,7 @@ def ratios(native: list[Climb], ws: list[Climb], raw: list[Climb]) -> None:
                 into.append(cpu_at(a, both) / cpu_at(b, both))
     print(f"native rate / ws rate (highest held):            {spread(rate, ratio_text)}  (goal >= 2x, aim 3x)")
     print(f"native / ws messages per load-CPU-second:        {spread(per_core, ratio_text)}  (each at its top)")
+    print(f"raw ceiling rate / ws rate (native's best here): {spread(ceiling, ratio_text)}")
     print(f"native CPU/msg / raw CPU/msg (same rate):        {spread(cpu_raw, ratio_text)}  (goal <= 1.5x)")
     print(f"native CPU/msg / ws CPU/msg (same rate):         {spread(cpu_ws, ratio_text)}")
     print("(same rate: the highest ladder rate both held in that repeat)")
