@@ -140,6 +140,7 @@ def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: 
         delivered, seconds = max(1, row["delivered"]), row["seconds"]
         counts = {"send": row["sent"], "publish_ok": row["published"], "deliver": row["delivered"]}
         short = shortfall(row["scheduled"], counts)
+        window = int(row["start_ns"]), int(row["end_ns"])
         stages.append(
             Stage(
                 rate=row["rate"],
@@ -149,10 +150,8 @@ def raw_climb(service_url: str, rates: list[float], stage_s: float, broker_pid: 
                 cpu_us_per_msg=1e6 * row["cpu_s"] / delivered,
                 load_cpu_percent=100 * row["cpu_s"] / seconds,
                 peer_cpu_percent=100 * row["peer_cpu_s"] / seconds,
-                others_percent=run.sampler.others_percent(row["start_ns"], row["end_ns"]),
-                main_us_per_msg=1e6
-                * run.sampler.between(run.sampler.main_cpu, row["start_ns"], row["end_ns"])
-                / delivered,
+                others_percent=run.sampler.others_percent(*window),
+                main_us_per_msg=1e6 * run.sampler.between(run.sampler.main_cpu, *window) / delivered,
                 short=short,
             )
         )
