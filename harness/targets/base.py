@@ -162,12 +162,16 @@ def websocket_base(url: str) -> str:
 def check_reachable(url: str, timeout: float = 3.0) -> None:
     """Open and close a TCP connection to the URL's host and port; TargetError if that fails."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
     secure = parts.scheme in ("wss", "https")
-    port = parts.port or (443 if secure else 80)
+    host, port = parts.hostname or "", parts.port or (443 if secure else 80)
+    check_connects(host, port, f"{host}:{port} ({url})", timeout)
+
+
+def check_connects(host: str, port: int, what: str, timeout: float) -> None:
+    """Open and close a TCP connection; a one-line TargetError ``cannot reach <what>: <reason>`` if that fails."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise TargetError(f"cannot reach {host}:{port} ({url}): {reason}") from None
+        raise TargetError(f"cannot reach {what}: {reason}") from None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
 
 from harness.settings import LoadSettings
 from harness.targets.base import TargetError, websocket_base
+from harness.targets.child import die_with_parent, stop_child
 from harness.targets.pulsar import PulsarTarget
 
 READY_TIMEOUT_S = 30.0
@@ -66,16 +66,10 @@ class EmulatorProcess:
         process = self.process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        code = stop_child(process, timeout)
         if process.stdout is not None:
             process.stdout.close()
-        return process.returncode
+        return code
 
     def __enter__(self) -> EmulatorProcess:
         self.start()
@@ -83,18 +77,6 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: on Linux, get SIGTERM when the parent dies, however it dies."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-PR_SET_PDEATHSIG = 1
 
 
 class EmulatorTarget(PulsarTarget):

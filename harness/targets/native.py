@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from harness.errors import one_line
 from harness.events.runfolder import redact_url
 from harness.settings import NATIVE_DEFAULT_PORTS, LoadSettings, environment_without_secrets
-from harness.targets.base import Endpoint, NativeEndpoint, Target, TargetError, TlsOptions
+from harness.targets.base import Endpoint, NativeEndpoint, Target, TargetError, TlsOptions, check_connects
 
 #: The probe client's operation timeout (whole seconds: pulsar-client takes an int).
 PROBE_OPERATION_S = 5
@@ -48,12 +47,7 @@ def service_address(url: str) -> tuple[str, int]:
 def check_tcp(url: str, timeout: float = REACH_TIMEOUT_S) -> None:
     """Open and close a TCP connection to the broker; a one-line TargetError when that fails."""
     host, port = service_address(url)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise TargetError(f"cannot reach the Pulsar broker at {host}:{port} ({redact_url(url)}): {reason}") from None
+    check_connects(host, port, f"the Pulsar broker at {host}:{port} ({redact_url(url)})", timeout)
 
 
 class NativePulsarTarget(Target):

@@ -14,7 +14,6 @@ import importlib.metadata
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -25,7 +24,7 @@ from typing import Any
 
 from harness.settings import LoadSettings
 from harness.targets.base import TargetError
-from harness.targets.emulator import die_with_parent
+from harness.targets.child import die_with_parent, stop_child
 from harness.targets.native import NativePulsarTarget, probe_producer
 
 #: Points the launcher at another pulsar-lite binary (a build of one's own, or a test's missing one).
@@ -158,16 +157,7 @@ class LiteProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM by PID, SIGKILL if it lingers; the data folder goes. Returns the exit code."""
         process, self.process = self.process, None
-        code = None
-        if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            code = process.returncode
+        code = stop_child(process, timeout) if process is not None else None
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None

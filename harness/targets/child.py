@@ -1,0 +1,31 @@
+"""Endpoints the run starts as child processes (the emulator, pulsar-lite): tied to the parent, stopped by PID."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+#: Linux prctl option: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the parent dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_child(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM by PID, SIGKILL if it lingers past ``timeout``; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
