@@ -326,7 +326,7 @@ def describe(name: str, climbs: list[Climb], peer: str) -> None:
     peer_cpu = [t.peer_cpu_percent for t in tops if t]
     others = [t.others_percent for t in tops if t]
     main = [t.main_us_per_msg for t in tops if t]
-    threads = [t.cpu_us_per_msg - t.main_us_per_msg for t in tops if t]
+    threads = [max(0.0, t.cpu_us_per_msg - t.main_us_per_msg) for t in tops if t]
     print(
         f"{name:<6} highest held {spread(held, rate_text)} msg/s | there {spread(cpu, us_text)} us CPU/msg "
         f"= {spread([1e6 / c for c in cpu], rate_text)} msg per CPU-second; main thread {spread(main, us_text)}, "
