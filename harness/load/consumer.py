@@ -37,6 +37,8 @@ class Consumer(StreamUser):
 
     def on_start(self) -> None:
         super().on_start()
+        if self.refused:
+            return
         settings = self.settings
         self.counts: ConsumerCounts = self.runtime.counters.consumer(self.actor)
         self.rng = random.Random()
@@ -68,6 +70,8 @@ class Consumer(StreamUser):
 
     @task
     def consume(self) -> None:
+        if self.idle_while_refused():
+            return
         # The work happens in the receive greenlet; this loop keeps the socket open and churns it.
         runtime = self.runtime
         churn = self.settings.churn_interval
@@ -99,7 +103,7 @@ class Consumer(StreamUser):
         return f"{dropped} acks not sent" if dropped else ""
 
     def on_stop(self) -> None:
-        if self.acker is not None:
+        if not self.refused and self.acker is not None:
             deadline = time.perf_counter() + ACK_WAIT_S  # an ack is sent whole and recorded, or not at all
             while self._acking and time.perf_counter() < deadline:
                 gevent.sleep(0.001)

@@ -186,16 +186,19 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
             run_id = new_run_id()  # a second run from the web UI gets a folder of its own
         if environment.parsed_options is not None:
             environment.parsed_options.run_id = run_id  # the spawn messages carry it to the workers
+    runtime.settings = settings
+    if runtime.role != "master":
+        runtime.close_driver()  # an earlier run's; this run's settings may differ
+        try:
+            runtime.open_driver(*_placement(environment))
+        except HarnessError as exc:  # users would fail every connect: refuse the run in one line instead
+            _refuse_run(environment, runtime, exc)
+            return
     try:
         folder = _run_folder(environment, runtime.role, settings, run_id)
     except HarnessError as exc:  # a folder in use (another run with this id) is never appended to
-        log.error("streamharness: error: %s; the run is refused", exc)
-        if getattr(environment.parsed_options, "headless", False):
-            environment.process_exit_code = 2  # the web UI stays up for the next run; a headless run is over
-        if runtime.role != "worker" and runner is not None:
-            gevent.spawn(runner.stop)
+        _refuse_run(environment, runtime, exc)
         return
-    runtime.settings = settings
     writer = _writer(runtime, folder, settings) if runtime.role != "master" else None
     manifest: dict[str, Any] = {
         "run_id": run_id,
@@ -209,15 +212,6 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     }
     run = ActiveRun(folder, writer, manifest)
     runtime.begin_run(run)
-    if runtime.role != "master":
-        runtime.close_driver()  # an earlier run's; this run's settings may differ
-        try:
-            runtime.open_driver(*_placement(environment))
-        except HarnessError as exc:  # users would fail every connect: refuse the run in one line instead
-            log.error("streamharness: error: %s; the run is refused", exc)
-            if runtime.role != "worker" and runner is not None:
-                gevent.spawn(runner.stop)
-            return
     if runtime.role != "worker":
         run.write()
         coordinator = runtime.coordinator
@@ -228,6 +222,17 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         assert runner is not None
         gevent.spawn(_flush_periodically, runtime, run)
         gevent.spawn(channel.report_status, runtime, runner)
+
+
+def _refuse_run(environment: Environment, runtime: Runtime, exc: HarnessError) -> None:
+    """A run that cannot start: one error line, no users (the shape spawns none), exit code 2 when headless."""
+    log.error("streamharness: error: %s; the run is refused", exc)
+    runtime.refusal = str(exc)
+    if getattr(environment.parsed_options, "headless", False):
+        environment.process_exit_code = 2  # the web UI stays up for the next run; a headless run is over
+    runner = environment.runner
+    if runtime.role != "worker" and runner is not None:
+        gevent.spawn(runner.stop)
 
 
 def _placement(environment: Environment) -> tuple[int, int]:

@@ -46,6 +46,8 @@ class Producer(StreamUser):
 
     def on_start(self) -> None:
         super().on_start()
+        if self.refused:
+            return
         settings = self.settings
         self.payloads = PayloadSource(settings.payload, settings.size, seed=zlib.crc32(self.actor.encode()))
         self.header_stamp = settings.stamp == "header"
@@ -65,6 +67,8 @@ class Producer(StreamUser):
 
     @task
     def produce(self) -> None:
+        if self.idle_while_refused():
+            return
         runtime = self.runtime
         back_to_back = 0
         while True:

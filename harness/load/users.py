@@ -54,12 +54,16 @@ class StreamUser(User):
 
     def on_start(self) -> None:
         self.runtime: Runtime = runtime_of(self.environment)
+        self.session: Session | None = None  # the open session; None while cut off or closing
         settings, driver = self.runtime.settings, self.runtime.driver
-        assert settings is not None and driver is not None  # both ready when the run started, before any user
+        # A run refused at its start (one error line said why) has no driver: users the shape's first
+        # tick already asked for idle until the runner stops them, rather than fail in a traceback.
+        self.refused = driver is None or settings is None or self.runtime.run is None
+        if driver is None or settings is None:
+            return
         self.settings: LoadSettings = settings
         self.driver: Driver = driver
         self.actor = self.runtime.new_actor(self.kind)
-        self.session: Session | None = None  # the open session; None while cut off or closing
         self._failures = 0
         self._request = self.environment.events.request
         self._request_type = request_type(driver)
@@ -151,8 +155,15 @@ class StreamUser(User):
         if not deliberate:
             self.runtime.counters.outages.cut(self.actor, at_ns)
 
+    def idle_while_refused(self) -> bool:
+        """True (after a short sleep) for a user of a refused run: its task has nothing to do."""
+        if self.refused:
+            gevent.sleep(IDLE_POLL_S)
+        return self.refused
+
     def on_stop(self) -> None:
-        self.drop_session("user stopped", deliberate=True)
+        if not self.refused:
+            self.drop_session("user stopped", deliberate=True)
 
     def fire(self, name: str, ms: float | None, exception: Exception | None = None, length: int = 0) -> None:
         self._request.fire(
