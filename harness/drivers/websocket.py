@@ -1,6 +1,6 @@
 """The WebSocket driver: the Pulsar 2.8 WebSocket proxy's JSON frames, as GDN and the emulator speak them.
 
-Each session owns one :class:`~harness.targets.connection.WsConnection` and its receive greenlet,
+Each session owns one :class:`~harness.drivers.ws_connection.WsConnection` and its receive greenlet,
 which decodes every frame and calls the listener, in the order the frames arrived. An error while
 handling one frame (a malformed frame, or the listener's own) goes to ``on_failure("receive", …)``
 and the loop goes on; an error that ends the loop itself goes to ``on_failure("receive loop
@@ -29,6 +29,7 @@ import orjson
 from gevent import Greenlet
 
 from harness import wire
+from harness.drivers import ws_connection
 from harness.drivers.base import (
     Closed,
     ConnectError,
@@ -43,10 +44,9 @@ from harness.drivers.base import (
     Refused,
     SessionClosed,
 )
+from harness.drivers.ws_connection import WsConnection
 from harness.load.stamp import decoded_size, read_stamp
-from harness.targets import connection
 from harness.targets.base import Endpoint, TargetError
-from harness.targets.connection import WsConnection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -91,7 +91,7 @@ class WebSocketDriver(Driver):
             return WsConnection(endpoint())
         except TargetError as exc:  # the endpoint could not even be named (a token fetch failed)
             raise ConnectError(str(exc)) from None
-        except connection.ConnectError as exc:
+        except ws_connection.ConnectError as exc:
             busy = consumer and self.exclusive and exc.status == CONSUMER_BUSY
             raise ConnectError(str(exc), exc.status, exc.body, busy=busy) from None
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from harness import wire
+from harness.drivers.ws_connection import probe
 from harness.settings import LoadSettings
 from harness.targets.base import (
     Endpoint,
@@ -30,7 +31,6 @@ from harness.targets.base import (
     status_line,
     websocket_base,
 )
-from harness.targets.connection import probe
 
 REST_TIMEOUT_S = 15.0
 JSON_HEADERS = {"content-type": "application/json", "x-c8-version": "30000"}

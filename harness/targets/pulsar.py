@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness import wire
+from harness.drivers.ws_connection import probe
 from harness.settings import LoadSettings
 from harness.targets.base import Endpoint, Target, TlsOptions, check_reachable, consumer_query, websocket_base
-from harness.targets.connection import probe
 
 
 class PulsarTarget(Target):

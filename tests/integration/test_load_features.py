@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.load import load_run
+from harness.drivers.ws_connection import ConnectError, WsConnection
 from harness.events import schema
 from harness.targets.base import Endpoint
-from harness.targets.connection import ConnectError, WsConnection
 from harness.targets.emulator import EmulatorProcess
 from tests.conftest import ROOT, run_cli, timeout
 from tests.integration.garbage_server import garbage_server

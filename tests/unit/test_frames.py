@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from websocket import ABNF
 
-from harness.targets.frames import OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader, close_code
+from harness.drivers.ws_frames import OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader, close_code
 
 
 def server_frame(payload: bytes, opcode: int = ABNF.OPCODE_TEXT, fin: int = 1, mask: int = 0) -> bytes:

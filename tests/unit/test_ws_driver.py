@@ -16,10 +16,10 @@ from gevent.event import Event
 
 from harness.drivers.base import Closed, ConnectError, Delivery, OutgoingMessage, Published, PublishOutcome, Refused
 from harness.drivers.websocket import WebSocketDriver, WsConsumerSession, WsProducerSession
+from harness.drivers.ws_connection import WsConnection
 from harness.load.stamp import PayloadSource, stamp_properties
 from harness.settings import LoadSettings
 from harness.targets.base import Endpoint, Target
-from harness.targets.connection import WsConnection
 from harness.wire import WireError
 
 LIMIT_S = 2.0

@@ -5,7 +5,7 @@ one with :func:`probe` to check that the endpoint accepts a socket before any lo
 websocket-client is pure Python, so Locust's monkey-patching makes its blocking calls yield to
 other greenlets. It does the
 handshake and sends; received frames are cut out of large socket reads by
-:class:`~harness.targets.frames.FrameReader` and handed over as bytes, with no UTF-8 validation
+:class:`~harness.drivers.ws_frames.FrameReader` and handed over as bytes, with no UTF-8 validation
 (it would triple the receive cost, and the frames are JSON that orjson parses from bytes anyway).
 
 Times are taken where they happen: ``received_ns`` when the socket read that completed the
@@ -24,8 +24,7 @@ import time
 import websocket
 from websocket import ABNF
 
-from harness.targets.base import Endpoint, TargetError, status_line
-from harness.targets.frames import (
+from harness.drivers.ws_frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONTINUATION,
@@ -35,6 +34,7 @@ from harness.targets.frames import (
     FrameReader,
     close_code,
 )
+from harness.targets.base import Endpoint, TargetError, status_line
 
 _TEXT = ABNF.OPCODE_TEXT
 #: Bytes asked of the socket per read: many small frames at once.
