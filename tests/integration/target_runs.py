@@ -110,6 +110,28 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def kill_a_consumer_worker(process: subprocess.Popen[str], events: Path, seconds: float) -> tuple[str, int]:
+    """SIGKILL, by its PID, a worker of ``process`` whose events show its consumers delivering.
+
+    Returns the worker's tag and when it was killed (wall ns). Only a descendant of ``process`` is ever killed.
+    """
+    found: list[tuple[str, int]] = []
+
+    def victim_found() -> bool:
+        victim = consumer_worker(events) if events.is_dir() else None
+        if victim is not None:
+            found.append(victim)
+        return victim is not None
+
+    wait_for(victim_found, seconds, "a worker with consumers to ship its deliveries")
+    tag, pid = found[0]
+    children = {child.pid for child in psutil.Process(process.pid).children(recursive=True)}
+    assert pid in children, "only a worker of this run is ever killed"
+    killed_ns = time.time_ns()
+    os.kill(pid, signal.SIGKILL)
+    return tag, killed_ns
+
+
 def run_killing_a_consumer_worker(reports: Path, target: str, *args: str) -> tuple[TargetRun, str, int]:
     """A ``--processes`` run in which one worker with consumers delivering is SIGKILLed by its PID.
 
@@ -118,21 +140,7 @@ def run_killing_a_consumer_worker(reports: Path, target: str, *args: str) -> tup
     command = load_command(reports, target, *args)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        events = reports / RUN_ID / "events"
-        found: list[tuple[str, int]] = []
-
-        def victim_found() -> bool:
-            victim = consumer_worker(events) if events.is_dir() else None
-            if victim is not None:
-                found.append(victim)
-            return victim is not None
-
-        wait_for(victim_found, 60, "a worker with consumers to ship its deliveries")
-        tag, pid = found[0]
-        children = {child.pid for child in psutil.Process(process.pid).children(recursive=True)}
-        assert pid in children, "only a worker of this run is ever killed"
-        killed_ns = time.time_ns()
-        os.kill(pid, signal.SIGKILL)
+        tag, killed_ns = kill_a_consumer_worker(process, reports / RUN_ID / "events", 60)
         try:
             output, _ = process.communicate(timeout=timeout(producing_seconds(args) + MARGIN_S))
         except subprocess.TimeoutExpired:

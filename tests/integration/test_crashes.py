@@ -14,14 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import psutil
 import pytest
 
 from harness.events.schema import ENDPOINT_LOST_BOUND_S
 from harness.targets.emulator import EmulatorProcess
 from tests.conftest import ROOT, timeout
+from tests.integration.target_runs import kill_a_consumer_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +32,6 @@ MARGIN_S = 30.0
 
 def load_command(reports: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "harness", "load", "--reports-dir", str(reports), "--run-id", "crash", *args]
-
-
-def wait_for(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + timeout(seconds)
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def producing(run_dir: Path) -> bool:
@@ -106,21 +98,6 @@ def test_a_lost_endpoint_makes_an_incomplete_run_that_is_not_a_pass(tmp_path: Pa
     assert process.returncode == summary["exit_code"]
 
 
-def descendants(pid: int) -> set[int]:
-    return {child.pid for child in psutil.Process(pid).children(recursive=True)}
-
-
-def consumer_worker(events: Path) -> tuple[str, int] | None:
-    """A worker whose events file shows consumers delivering: (tag, pid), from ``<worker>-<pid>.csv``."""
-    for file in sorted(events.glob("w*-*.csv")):
-        with file.open(encoding="utf-8") as handle:
-            text = handle.read(200_000)
-        tag, pid = file.stem.split("-")
-        if text.count(f",deliver,{tag}-c") > 50:
-            return tag, int(pid)
-    return None
-
-
 def test_a_sigkilled_consumer_worker_is_inconclusive_with_its_redeliveries_explained(tmp_path: Path) -> None:
     duration, drain = 10.0, 15.0
     reports = tmp_path / "reports"
@@ -129,20 +106,7 @@ def test_a_sigkilled_consumer_worker_is_inconclusive_with_its_redeliveries_expla
     command += ["--duration", str(duration), "--rate", "100", "--ack-delay-ms", "500", "--drain-timeout", str(drain)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        events = reports / "crash" / "events"
-        found: list[tuple[str, int]] = []
-
-        def victim_found() -> bool:
-            victim = consumer_worker(events) if events.is_dir() else None
-            if victim is not None:
-                found.append(victim)
-            return victim is not None
-
-        wait_for(victim_found, 40, "a worker with consumers to ship its deliveries")
-        tag, pid = found[0]
-        assert pid in descendants(process.pid), "only a worker of this run is ever killed"
-        killed_ns = time.time_ns()
-        os.kill(pid, signal.SIGKILL)
+        tag, killed_ns = kill_a_consumer_worker(process, reports / "crash" / "events", 40)
         out, _ = finish(process, duration + drain + MARGIN_S + 20)
     finally:
         if process.poll() is None:
