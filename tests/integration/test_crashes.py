@@ -19,6 +19,7 @@ import pytest
 
 from harness.events.schema import ENDPOINT_LOST_BOUND_S
 from harness.targets.emulator import EmulatorProcess
+from harness.targets.pulsar_lite import LiteProcess
 from tests.conftest import ROOT, timeout
 from tests.integration.target_runs import kill_a_consumer_worker, wait_for
 
@@ -53,14 +54,25 @@ def finish(process: subprocess.Popen[str], seconds: float) -> tuple[str, float]:
     return out, time.monotonic() - started
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
-def test_a_lost_endpoint_makes_an_incomplete_run_that_is_not_a_pass(tmp_path: Path, how: signal.Signals) -> None:
-    """Killed, its sockets drop and connects are refused; frozen, its sockets stay open and nothing answers."""
+@pytest.mark.parametrize(
+    ("how", "broker"),
+    [(signal.SIGKILL, "emulator"), (signal.SIGSTOP, "emulator"), (signal.SIGKILL, "pulsar-lite")],
+    ids=["killed", "frozen", "pulsar-lite-killed"],
+)
+def test_a_lost_endpoint_makes_an_incomplete_run_that_is_not_a_pass(
+    tmp_path: Path, how: signal.Signals, broker: str
+) -> None:
+    """Killed, its connections drop and connects are refused; frozen, its sockets stay open and nothing answers.
+
+    The pulsar-lite case is the native driver's: pulsar-client reconnects silently, so the driver's own
+    check of the connection is what tells the users they are cut off.
+    """
     duration, drain = 12.0, 3.0
     reports = tmp_path / "reports"
-    emulator = EmulatorProcess()
+    emulator = EmulatorProcess() if broker == "emulator" else LiteProcess()
     emulator.start()
-    command = load_command(reports, "--target", "emulator", "--url", emulator.url, "--duration", str(duration))
+    target = ["--target", "emulator"] if broker == "emulator" else ["--target", "pulsar"]
+    command = load_command(reports, *target, "--url", emulator.url, "--duration", str(duration))
     command += ["--rate", "100", "--drain-timeout", str(drain)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
