@@ -110,6 +110,9 @@ class ProducerListener(Protocol):
     def on_closed(self, closed: Closed) -> None:
         """The endpoint ended the session; every send still without an outcome is indeterminate."""
 
+    def on_failure(self, what: str, exc: Exception) -> None:
+        """Something the endpoint sent could not be handled (a malformed publish answer): counted, never silent."""
+
 
 class ConsumerListener(Protocol):
     """What a consumer user hears from its session."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
     from harness.settings import LoadSettings
     from harness.targets.base import Target
 
-log = logging.getLogger("harness.drivers")
 
 #: The HTTP status of a handshake refused because the subscription admits no further consumer.
 CONSUMER_BUSY = 409
@@ -105,11 +103,6 @@ class WebSocketDriver(Driver):
             self._encodings.clear()  # header-stamped bodies are new each time: keep the cache small
         self._encodings[id(payload)] = (payload, text)  # holding the body keeps its id from being reused
         return text
-
-
-def _log_failure(what: str, exc: Exception) -> None:
-    """For a producer listener without ``on_failure`` (the interface does not ask it of them): logged, not silent."""
-    log.error("%s: %s: %s", what, type(exc).__name__, exc)
 
 
 class _WsSession:
@@ -191,7 +184,7 @@ class WsProducerSession(_WsSession, ProducerSession):
     def __init__(self, conn: WsConnection, listener: ProducerListener, encode: Callable[[bytes], str]) -> None:
         self._listener = listener
         self._encode = encode
-        super().__init__(conn, listener.on_closed, getattr(listener, "on_failure", _log_failure))
+        super().__init__(conn, listener.on_closed, listener.on_failure)
 
     def send(self, message: OutgoingMessage) -> None:
         frame: dict[str, Any] = {"payload": self._encode(message.payload), "context": str(message.context)}

@@ -88,6 +88,9 @@ class Outcomes:
     def on_closed(self, closed: Closed) -> None:
         self.closed.append(closed)
 
+    def on_failure(self, what: str, exc: Exception) -> None:
+        raise AssertionError(f"{what}: {exc}")  # the native producer session reports none
+
 
 class Recorder:
     """A consumer listener: records each delivery, then acks, nacks (first delivery) or holds it."""
