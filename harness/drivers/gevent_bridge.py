@@ -99,24 +99,20 @@ class HubFuture(Generic[T]):
     def __init__(self) -> None:
         self._result: AsyncResult = AsyncResult()
         self._loop: Any = gevent.get_hub().loop
-        self._late: Callable[[T], None] | None = None
+        self._then: Callable[[T], None] | None = None
 
     def set(self, value: T) -> None:
         """Called from any thread (a C++ callback); the value reaches the hub through its loop."""
         self._loop.run_callback_threadsafe(self._arrive, value)
 
-    def abandon(self, late: Callable[[T], None]) -> None:
-        """Nobody waits any more: a value still to come also goes to ``late`` (to close what it opened)."""
-        self._late = late
-
     def then(self, callback: Callable[[T], None]) -> None:
-        """The value, when it comes, also goes to ``callback`` on the hub."""
-        self._late = callback
+        """The value, when it comes, also goes to ``callback`` on the hub (e.g. to close what a given-up open opened)."""
+        self._then = callback
 
     def _arrive(self, value: T) -> None:
         self._result.set(value)
-        if self._late is not None:
-            self._late(value)
+        if self._then is not None:
+            self._then(value)
 
     def get(self, timeout: float) -> T:
         """The value; raises ``gevent.Timeout`` after ``timeout`` seconds without one."""

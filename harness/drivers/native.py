@@ -183,7 +183,7 @@ class NativeDriver(Driver):
         try:
             return self._keep(future.get(timeout=OPERATION_TIMEOUT_S + OPEN_GRACE_S))
         except gevent.Timeout:
-            future.abandon(self._close_late)
+            future.then(self._close_late)  # nobody waits any more
             raise ConnectError(f"{what}: no answer within {OPERATION_TIMEOUT_S + OPEN_GRACE_S:g} s") from None
 
     # -- producers -----------------------------------------------------------------------------
@@ -241,7 +241,7 @@ class NativeDriver(Driver):
             try:
                 value = future.get(timeout=max(0.0, deadline - time.monotonic()))
             except gevent.Timeout:
-                future.abandon(self._close_late)
+                future.then(self._close_late)  # nobody waits any more
                 failure = failure or "no answer"
                 continue
             if isinstance(value, _pulsar.Error):
