@@ -106,7 +106,7 @@ class HubFuture(Generic[T]):
         self._loop.run_callback_threadsafe(self._arrive, value)
 
     def then(self, callback: Callable[[T], None]) -> None:
-        """The value, when it comes, also goes to ``callback`` on the hub (e.g. to close what a given-up open opened)."""
+        """The value, when it comes, also goes to ``callback`` on the hub (to close what a given-up open opened)."""
         self._then = callback
 
     def _arrive(self, value: T) -> None:
