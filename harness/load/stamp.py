@@ -57,11 +57,6 @@ class PayloadSource:
         header = b"%s%s %s %d %d\n" % (HEADER_MAGIC, run.encode(), uid.encode(), intended_ns, sent_ns)
         return header + self._raw[seq % len(self._raw)][len(header) :]
 
-    def with_header(self, seq: int, run: str, uid: str, intended_ns: int, sent_ns: int) -> tuple[str, int]:
-        """The base64 payload with a stamped header, and its size in bytes (never below the header)."""
-        body = self.with_header_raw(seq, run, uid, intended_ns, sent_ns)
-        return base64.b64encode(body).decode("ascii"), len(body)
-
 
 @dataclass(frozen=True, slots=True)
 class Stamp:

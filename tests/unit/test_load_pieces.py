@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,9 +24,14 @@ from harness.load.stats import Histogram, LiveView, ProcessCounters, jain_index
 from harness.settings import LoadSettings
 
 
+def b64(body: bytes) -> str:
+    """A payload as the WebSocket proxy carries it."""
+    return base64.b64encode(body).decode("ascii")
+
+
 def test_stamp_round_trips_through_properties_and_header() -> None:
     props = stamp_properties("r 1", "w1-p2/7", intended_ns=100, sent_ns=150)
-    header = PayloadSource("fill", 120).with_header(7, "r 1", "w1-p2/7", 100, 150)[0]
+    header = b64(PayloadSource("fill", 120).with_header_raw(7, "r 1", "w1-p2/7", 100, 150))
     assert read_stamp(props, "") == read_stamp({}, header)
     stamp = read_stamp(props, "")
     assert (stamp.run, stamp.uid, stamp.intended_ns, stamp.sent_ns) == ("r 1", "w1-p2/7", 100, 150)
@@ -38,9 +44,11 @@ def test_a_stamp_without_a_run_id_belongs_to_no_run() -> None:
 @pytest.mark.parametrize("pattern", ["fill", "random", "zeros"])
 def test_header_payload_keeps_the_size_and_the_pattern_tail(pattern: str) -> None:
     source = PayloadSource(pattern, 200, seed=3)
-    payload, size = source.with_header(5, "20261127-194916-1b18", "w0-p1/5", 1, 2)
+    body = source.with_header_raw(5, "20261127-194916-1b18", "w0-p1/5", 1, 2)
+    payload, size = b64(body), len(body)
     assert size == 200 == decoded_size(payload)
-    small, small_size = PayloadSource(pattern, 10).with_header(0, "r", "w0-p1/0", 1, 2)
+    small_body = PayloadSource(pattern, 10).with_header_raw(0, "r", "w0-p1/0", 1, 2)
+    small, small_size = b64(small_body), len(small_body)
     assert small_size > 10 and decoded_size(small) == small_size  # never cut the header
 
 

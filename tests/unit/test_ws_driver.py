@@ -163,7 +163,7 @@ def test_publish_answers_become_outcomes_and_a_bad_answer_a_failure() -> None:
 def test_a_delivery_is_decoded_and_acked_nacked_and_permitted_with_the_proxys_frames() -> None:
     sock, heard = MemorySocket(), Heard()
     session = WsConsumerSession(cast(WsConnection, sock), heard)
-    header = PayloadSource("fill", 200).with_header(3, "run-1", "w0-p1/3", 10, 20)[0]
+    header = base64.b64encode(PayloadSource("fill", 200).with_header_raw(3, "run-1", "w0-p1/3", 10, 20)).decode()
     frame = {
         "messageId": "CAEQAw==",
         "payload": header,
