@@ -109,14 +109,15 @@ class Producer(StreamUser):
         lag_ms = schedule.lag(seq, now) * 1000.0
         intended_ns = run.anchor.wall_ns_at(schedule.due(seq))
         sent_ns = time.time_ns()
+        key = f"k{seq % self.keys}" if self.keys else None
         if self.header_stamp:
             payload = self.payloads.with_header_raw(seq, self.run_id, uid, intended_ns, sent_ns)
-            message = OutgoingMessage(seq, payload, NO_PROPERTIES, f"k{seq % self.keys}" if self.keys else None)
+            message = OutgoingMessage(seq, payload, NO_PROPERTIES, key)
             size = len(payload)
         else:
             properties = stamp_properties(self.run_id, uid, intended_ns, sent_ns)
             payload = self.payloads.raw(seq)  # a shared body: the driver may keep its encoding
-            message = OutgoingMessage(seq, payload, properties, f"k{seq % self.keys}" if self.keys else None)
+            message = OutgoingMessage(seq, payload, properties, key)
             size = self.payloads.size
         self.awaiting[seq] = (uid, now)
         counters = runtime.counters
