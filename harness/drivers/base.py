@@ -8,7 +8,8 @@ one driver per load process, and sessions it opens for one producer or consumer 
 
 Threading contract, for every driver: every listener call happens in a greenlet on the process's
 gevent hub, never on a foreign thread, and one session's calls happen one after another, in the
-order the endpoint gave them (a consumer's rows keep the order its deliveries arrived in). A
+order the endpoint gave them (a consumer's rows keep the order its deliveries arrived in), and
+none before the call that opened the session has returned (acks then go out on that session). A
 listener may block (a slow consumer sleeps in ``on_delivery``); that session's next call waits.
 No driver method blocks the hub: what waits on the network waits cooperatively.
 

@@ -26,7 +26,8 @@ class Mailbox(Generic[T]):
     """Items posted from any thread, handled one at a time, in posting order, by one greenlet.
 
     One mailbox per session: a handler that blocks (a slow consumer sleeping in its listener) holds
-    back only its own mailbox. ``post`` is a deque append (atomic under the GIL) and a watcher
+    back only its own mailbox. A ``held`` mailbox keeps its items until :meth:`release` (a session
+    whose open has not returned yet hands nothing over). ``post`` is a deque append (atomic under the GIL) and a watcher
     ``send``, so a C++ callback returns at once. ``after_drain`` runs on the hub each time the
     mailbox has been emptied (the native consumer resumes its paused listener there).
     """
@@ -37,6 +38,7 @@ class Mailbox(Generic[T]):
         after_drain: Callable[[], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
         name: str = "",
+        held: bool = False,
     ) -> None:
         self._items: deque[T] = deque()
         self._handle = handle
@@ -47,9 +49,17 @@ class Mailbox(Generic[T]):
         self._watcher: Any = gevent.get_hub().loop.async_()
         # The watcher stays started for the mailbox's life: libev drops a send made while it is stopped.
         self._watcher.start(self._wake.set)
-        self._greenlet = gevent.spawn(self._run)
-        if name:
-            self._greenlet.name = name
+        self._name = name
+        self._greenlet: gevent.Greenlet[Any, None] | None = None
+        if not held:
+            self.release()
+
+    def release(self) -> None:
+        """Start handling (a ``held`` mailbox keeps what is posted until then); idempotent."""
+        if self._greenlet is None and not self._stopped:
+            self._greenlet = gevent.spawn(self._run)
+            if self._name:
+                self._greenlet.name = self._name
 
     def __len__(self) -> int:
         return len(self._items)

@@ -294,5 +294,4 @@ class MemoryDriver(Driver):
         session = MemoryConsumerSession(broker, listener)
         broker.consumers.append(session)
         broker.dispatch()
-        gevent.sleep(0)  # as with the native client, deliveries may start before the subscribe is answered
         return session

@@ -505,8 +505,10 @@ class NativeConsumerSession(_NativeSession, ConsumerSession):
         self._consumer: Any = None
         self._closed = False
         self._listening: Any = None  # the consumer its C++ listener thread last paused
+        # held until the subscribe is answered: the C++ client may deliver before, and the interface
+        # promises no listener call before the open returns
         self._mailbox: Mailbox[tuple[Any, Any, int] | _Lost] = Mailbox(
-            self._handle, self._resume, lambda exc: listener.on_failure("listener", exc), name="native-consumer"
+            self._handle, self._resume, lambda exc: listener.on_failure("listener", exc), "native-consumer", held=True
         )
 
     @property
@@ -515,6 +517,7 @@ class NativeConsumerSession(_NativeSession, ConsumerSession):
 
     def _attach(self, consumer: Any) -> None:
         self._consumer = consumer
+        self._mailbox.release()
 
     def _abandon(self) -> None:
         """The subscribe failed: nothing is delivered."""

@@ -25,8 +25,6 @@ from harness.load.users import IDLE_POLL_S, StreamUser
 
 #: Longest wait for an ack being sent by the ack greenlet before that greenlet is killed anyway.
 ACK_WAIT_S = 1.0
-#: Longest wait of a delivery that came while its session was still opening (the open's own bound is shorter).
-OPEN_WAIT_S = 60.0
 
 
 class Consumer(StreamUser):
@@ -48,7 +46,6 @@ class Consumer(StreamUser):
         self.acker: Greenlet | None = None
         self._acking = False  # the ack greenlet is sending: not a moment to kill it
         self._current: ConsumerSession | None = None  # the session last opened (acks go out on it while it closes)
-        self._opening = False
         self.permit_batch = max(1, settings.permits // 2)
         self.unpermitted = 0  # deliveries since the last permit grant
         self.next_churn = 0.0
@@ -57,11 +54,7 @@ class Consumer(StreamUser):
         self.run_id = run.folder.run_id  # a message stamped with another run's id is a leftover
 
     def open_session(self) -> ConsumerSession:
-        self._opening = True  # a driver may deliver before the open returns (the native client does)
-        try:
-            session = self.driver.open_consumer(self.actor, self)
-        finally:
-            self._opening = False
+        session = self.driver.open_consumer(self.actor, self)  # no delivery comes before it returns
         self._current = session
         return session
 
@@ -111,10 +104,6 @@ class Consumer(StreamUser):
         super().on_stop()
 
     def on_delivery(self, delivery: Delivery) -> None:
-        if self._opening:  # this delivery's session is the one being opened: acks go out on it
-            deadline = time.perf_counter() + OPEN_WAIT_S
-            while self._opening and time.perf_counter() < deadline:
-                gevent.sleep(0.001)
         session = self._current
         if session is None:
             raise RuntimeError("a delivery before this consumer's session opened")  # reported by the session

@@ -434,6 +434,15 @@ def scenario_bridge() -> dict[str, Any]:
     monkey.get_original("_thread", "start_new_thread")(feed, ())
     posted.wait(10)
     _wait(lambda: len(handled["fast"]) == 200 and len(handled["slow"]) == 20, 10)
+    held_items: list[int] = []
+    held: Mailbox[int] = Mailbox(held_items.append, held=True)  # as a consumer session's until its open returns
+    for i in range(5):
+        held.post(i)
+    gevent.sleep(0.05)
+    before_release = list(held_items)
+    held.release()
+    _wait(lambda: len(held_items) == 5, 10)
+    held.stop()
     fast.stop()
     fast.post(999)  # after stop: dropped
     gevent.sleep(0.05)
@@ -443,6 +452,8 @@ def scenario_bridge() -> dict[str, Any]:
         "fast": [item for item, _ in handled["fast"]],
         "fast_done_ns": handled["fast"][-1][1] if handled["fast"] else 0,
         "slow_done_ns": handled["slow"][-1][1] if handled["slow"] else 0,
+        "held_before_release": before_release,
+        "held_after_release": held_items,
         "hub_gap_s": ticker.stop(),
     }
 
@@ -496,6 +507,8 @@ def test_mailboxes_keep_order_and_a_slow_one_holds_back_only_itself() -> None:
     assert result["fast"] == list(range(200)), "a post after stop is dropped, the rest kept their order"
     assert result["slow"] == list(range(20))
     assert result["fast_done_ns"] < result["slow_done_ns"], "the fast mailbox did not wait for the slow one"
+    assert result["held_before_release"] == [], "a held mailbox hands nothing over before its release"
+    assert result["held_after_release"] == list(range(5))
     assert result["hub_gap_s"] < MAX_HUB_GAP_S
 
 
