@@ -260,8 +260,7 @@ class Broker:
         consumer = self.consumers.get(consumer_id)
         if consumer is None:
             return False
-        answered = self._answered(consumer, message_id)
-        entry = self._entry_of(consumer, message_id)
+        answered, entry = self._answer(consumer, message_id)
         sub = consumer.subscription
         if entry is None:
             if answered:
@@ -294,8 +293,7 @@ class Broker:
         consumer = self.consumers.get(consumer_id)
         if consumer is None:
             return False
-        answered = self._answered(consumer, message_id)
-        entry = self._entry_of(consumer, message_id)
+        answered, entry = self._answer(consumer, message_id)
         sub = consumer.subscription
         if entry is None or not sub.unhold(consumer, entry):
             if answered:
@@ -467,28 +465,40 @@ class Broker:
         keep = min((s.mark_delete for s in state.subscriptions.values()), default=state.log.end)
         state.log.trim(keep)
 
-    def _answered(self, consumer: Consumer, message_id: str | None) -> bool:
-        """An ack or nack frame reached the proxy: its handler lowers its pending count for any message id
-        it can decode, known or not (ConsumerHandler.handleAck / handleNack -> checkResumeReceive)."""
-        if consumer.proxy is None or not isinstance(message_id, str):
-            return False
-        try:
-            wire.parse_message_id(message_id)
-        except wire.WireError:
-            return False
-        consumer.proxy.answered()
-        return True
+    def _answer(self, consumer: Consumer, message_id: str | None) -> tuple[bool, int | None]:
+        """Read an ack or nack frame's message id once: whether the proxy counted it as an answer, and its entry.
 
-    def _entry_of(self, consumer: Consumer | None, message_id: str | None) -> int | None:
-        if consumer is None or not isinstance(message_id, str):
+        The proxy's handler lowers its pending count for any message id it can decode, known or not
+        (ConsumerHandler.handleAck / handleNack -> checkResumeReceive); the entry is None unless the id
+        names this consumer's topic.
+        """
+        ids = _parse_id(message_id)
+        if ids is None:
+            return False, None
+        proxy = consumer.proxy
+        if proxy is not None:
+            proxy.answered()
+        ledger, entry = ids
+        return proxy is not None, entry if ledger == consumer.subscription.log.ledger else None
+
+    def _entry_of(self, consumer: Consumer, message_id: str | None) -> int | None:
+        ids = _parse_id(message_id)
+        if ids is None:
             return None
-        try:
-            ledger, entry = wire.parse_message_id(message_id)
-        except wire.WireError:
-            return None
+        ledger, entry = ids
         return entry if ledger == consumer.subscription.log.ledger else None
 
     def _new_id(self) -> int:
         value = self._next_id
         self._next_id += 1
         return value
+
+
+def _parse_id(message_id: str | None) -> tuple[int, int] | None:
+    """A frame's message id as (ledger, entry); None when it is not one."""
+    if not isinstance(message_id, str):
+        return None
+    try:
+        return wire.parse_message_id(message_id)
+    except wire.WireError:
+        return None
