@@ -29,3 +29,9 @@ def stop_child(process: subprocess.Popen[bytes], timeout: float) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+def last_line(output: bytes) -> str:
+    """A child's last non-blank line of output (at most 200 characters): why it ended, for a one-line error."""
+    lines = [line.strip() for line in output.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""

@@ -25,6 +25,7 @@ from harness.errors import one_line
 from harness.events.runfolder import redact_url
 from harness.settings import NATIVE_DEFAULT_PORTS, LoadSettings, environment_without_secrets
 from harness.targets.base import Endpoint, NativeEndpoint, Target, TargetError, TlsOptions, check_connects
+from harness.targets.child import last_line
 
 #: The probe client's operation timeout (whole seconds: pulsar-client takes an int).
 PROBE_OPERATION_S = 5
@@ -137,7 +138,7 @@ def probe_producer(endpoint: NativeEndpoint, wall_s: float = PROBE_WALL_S) -> No
         raise TargetError(f"cannot start the pulsar-client check: {one_line(exc)}") from None
     answer = _answer(done.stdout)
     if answer is None:
-        last = _last_line(done.stderr)
+        last = last_line(done.stderr)
         raise TargetError(
             f"the pulsar-client check of {redact_url(endpoint.service_url)} ended with code {done.returncode} "
             "without an answer" + (f": {last}" if last else "")
@@ -156,11 +157,6 @@ def _answer(stdout: bytes) -> str | None:
         if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
             return str(parsed["error"])
     return None
-
-
-def _last_line(data: bytes) -> str:
-    lines = [line.strip() for line in data.decode(errors="replace").splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
 
 
 def refusal(error: BaseException, service_url: str, topic: str, operation_s: float) -> str:

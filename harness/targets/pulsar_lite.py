@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.settings import LoadSettings
 from harness.targets.base import TargetError
-from harness.targets.child import die_with_parent, stop_child
+from harness.targets.child import die_with_parent, last_line, stop_child
 from harness.targets.native import NativePulsarTarget, probe_producer
 
 #: Points the launcher at another pulsar-lite binary (a build of one's own, or a test's missing one).
@@ -185,10 +185,9 @@ def _accepts(port: int) -> bool:
 
 def _last_line(path: Path) -> str:
     try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        return last_line(path.read_bytes())
     except OSError:
         return ""
-    return lines[-1][:200] if lines else ""
 
 
 class PulsarLiteTarget(NativePulsarTarget):
