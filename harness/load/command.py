@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from harness.settings import (
     secret_environment,
     to_arguments,
 )
+from harness.targets.child import free_port
 
 
 def register(subparsers: Any) -> None:
@@ -119,7 +119,7 @@ def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) 
     """
     command = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--only-summary"]
     if processes:
-        port = str(_free_port())  # not Locust's shared default 5557: another run may hold it
+        port = str(free_port())  # not Locust's shared default 5557: another run may hold it
         command += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
         command += ["--master-host", "127.0.0.1", "--master-port", port]
     command += to_arguments(settings)
@@ -132,13 +132,6 @@ def run_locust(settings: LoadSettings, processes: int = 0, quiet: bool = False) 
     if interrupted:
         raise Interrupted(code)
     return code
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def run_collect(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
-"""Endpoints the run starts as child processes (the emulator, pulsar-lite): tied to the parent, stopped by PID."""
+"""Child processes the run starts (the emulator, pulsar-lite, Locust's master): tied to the parent, stopped by PID."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 
@@ -35,3 +36,11 @@ def last_line(output: bytes) -> str:
     """A child's last non-blank line of output (at most 200 characters): why it ended, for a one-line error."""
     lines = [line.strip() for line in output.decode(errors="replace").splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now, for a child to bind."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.settings import LoadSettings
 from harness.targets.base import TargetError
-from harness.targets.child import die_with_parent, last_line, stop_child
+from harness.targets.child import die_with_parent, free_port, last_line, stop_child
 from harness.targets.native import NativePulsarTarget, probe_producer
 
 #: Points the launcher at another pulsar-lite binary (a build of one's own, or a test's missing one).
@@ -81,13 +81,6 @@ def _toml_string(text: str) -> str:
     return json.dumps(text)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class LiteProcess:
     """A pulsar-lite child on 127.0.0.1 with a data folder of its own; stopped by PID, folder removed."""
 
@@ -115,7 +108,7 @@ class LiteProcess:
 
     def _start_once(self, binary: Path, timeout: float) -> str:
         self.folder = Path(tempfile.mkdtemp(prefix="streamharness-pulsar-lite-"))
-        self.port = _free_port()
+        self.port = free_port()
         config = self.folder / "pulsar-lite.toml"
         config.write_text(lite_config(self.port, self.folder / "data" / "db"))
         log_path = self.folder / "broker.log"
